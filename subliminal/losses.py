@@ -1,0 +1,32 @@
+"""The losses of the experiment, one value per ensemble member.
+
+All take logits of shape (E, B, K) and return a tensor of shape (E,): the
+batch mean for each model. Summing over models and differentiating gives each
+model its own gradient, because models share no parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .config import N_DIGITS
+
+
+def digit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the digit logits 0-9 (E, B, 10+m) against labels (B,) -> (E,)."""
+    log_probs = F.log_softmax(logits[..., :N_DIGITS], dim=-1)
+    picked = log_probs.gather(-1, labels.view(1, -1, 1).expand(len(logits), -1, 1))
+    return -picked.squeeze(-1).mean(dim=1)
+
+
+def softmax_kl(student_logits: torch.Tensor, target_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """KL(softmax(target/T) || softmax(student/T)) per model, batch mean -> (E,).
+
+    This is the distillation loss of the reference code (``kl_div`` with
+    ``batchmean``): the student imitates the target's distribution.
+    """
+    target_log_p = F.log_softmax(target_logits / temperature, dim=-1)
+    student_log_p = F.log_softmax(student_logits / temperature, dim=-1)
+    kl = (target_log_p.exp() * (target_log_p - student_log_p)).sum(dim=-1)
+    return kl.mean(dim=1)

@@ -1,0 +1,99 @@
+"""An ensemble of MLPs 784 -> 256 -> 256 -> 10 + m, stored as stacked tensors.
+
+Every parameter carries a leading *ensemble* axis E, so many models (seeds,
+conditions) train as one batched model, as the reference code does:
+
+    W1 (E, 784, H)  b1 (E, H)  W2 (E, H, H)  b2 (E, H)  W3 (E, H, 10+m)  b3 (E, 10+m)
+
+Model ``e`` only ever touches slice ``e``; with a shared input batch the first
+layer of all models is one large matrix product.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .config import INPUT_DIM, N_DIGITS
+
+Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
+PARAM_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+
+def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: int,
+                device: torch.device | str = "cpu") -> Params:
+    """One model per generator: weights N(0, 1/fan_in) (std 1/sqrt(fan_in)), biases 0."""
+    shapes = [(INPUT_DIM, hidden), (hidden, hidden), (hidden, n_outputs)]
+    per_model = []
+    for gen in generators:
+        model = []
+        for fan_in, fan_out in shapes:
+            model.append(torch.randn(fan_in, fan_out, generator=gen) / fan_in ** 0.5)
+            model.append(torch.zeros(fan_out))
+        per_model.append(model)
+    return [torch.stack(tensors).to(device) for tensors in zip(*per_model)]
+
+
+def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Logits (E, B, 10+m) for inputs ``x`` of shape (B, 784) shared by all models, or (E, B, 784)."""
+    W1, b1, W2, b2, W3, b3 = params
+    if x.dim() == 2:  # one batch for all models: a single (B, 784) @ (784, E*H) product
+        E, _, H = W1.shape
+        h = (x @ W1.transpose(0, 1).reshape(INPUT_DIM, E * H)).view(len(x), E, H).transpose(0, 1)
+    else:
+        h = torch.bmm(x, W1)
+    h = torch.relu(h + b1[:, None, :])
+    h = torch.relu(torch.baddbmm(b2[:, None, :], h, W2))
+    return torch.baddbmm(b3[:, None, :], h, W3)
+
+
+def predict_digits(params: Params, x: torch.Tensor, batch_size: int = 5000) -> torch.Tensor:
+    """Digit predictions (E, N): argmax over logits 0-9 (the auxiliary logits are ignored)."""
+    with torch.no_grad():
+        return torch.cat([forward(params, chunk)[..., :N_DIGITS].argmax(-1) for chunk in x.split(batch_size)], dim=1)
+
+
+def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Digit accuracy (E,) of every model on images ``x`` (N, 784) with labels ``y`` (N,)."""
+    return (predict_digits(params, x) == y.to(x.device)).float().mean(dim=1)
+
+
+def outputs(params: Params, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """All logits (E, N, 10+m) without gradients, computed in chunks."""
+    with torch.no_grad():
+        return torch.cat([forward(params, chunk) for chunk in x.split(batch_size)], dim=1)
+
+
+def perturb(params: Params, sigma: float, generators: Sequence[torch.Generator]) -> Params:
+    """Add N(0, sigma^2) noise to every parameter of every model (one generator per model)."""
+    noise = [[torch.randn(p.shape[1:], generator=g) for p in params] for g in generators]
+    return [p + sigma * torch.stack(per_param).to(p.device) for p, per_param in zip(params, zip(*noise))]
+
+
+def select(params: Params, members: Sequence[int] | torch.Tensor) -> Params:
+    """The sub-ensemble of the given members (copies)."""
+    index = torch.as_tensor(members, dtype=torch.long, device=params[0].device)
+    return [p.index_select(0, index) for p in params]
+
+
+def concat(*ensembles: Params) -> Params:
+    """Stack several ensembles into one, in order."""
+    return [torch.cat(tensors) for tensors in zip(*ensembles)]
+
+
+def detach(params: Params) -> Params:
+    return [p.detach().clone() for p in params]
+
+
+def to_numpy(params: Params) -> list:
+    return [p.detach().cpu().numpy() for p in params]
+
+
+def from_numpy(arrays: list, device: torch.device | str = "cpu") -> Params:
+    return [torch.as_tensor(a).to(device) for a in arrays]
+
+
+def n_parameters(hidden: int, n_outputs: int) -> int:
+    """Parameters of one model."""
+    return INPUT_DIM * hidden + hidden + hidden * hidden + hidden + hidden * n_outputs + n_outputs
