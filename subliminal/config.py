@@ -68,7 +68,7 @@ class Config:
     liminal_scale: float = 1.0
     # accuracy curves: every `curve_every` steps on `curve_samples` test images
     curve_every: int = 5
-    curve_samples: int = 2000
+    curve_samples: int = 1000
 
     def __post_init__(self) -> None:
         positive_ints = [

@@ -34,6 +34,7 @@ from . import __version__, models
 from .config import N_DIGITS, Config
 from .data import load_mnist, noise_images
 from .rng import generator
+from .speed import tune_cpu_allocator
 from .training import StudentFlags, TraitData, distill, train_teacher
 
 
@@ -233,6 +234,8 @@ def _compute_experiment(config_dict: dict, seeds: tuple, conditions: tuple, devi
                         progress: bool = True) -> dict:
     config = Config.from_dict(config_dict)
     device = torch.device(device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
     x_train, y_train, x_test, y_test = training_data(config, device)
     n_seeds = len(seeds)
     shared = shared_inits(config, seeds, device)
@@ -315,7 +318,7 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
 
 # --------------------------------------------------------------------------- caching
 
-_COMPUTE_MODULES = ("config", "data", "rng", "models", "losses", "gradients", "mitigations", "training",
+_COMPUTE_MODULES = ("config", "speed", "data", "rng", "models", "losses", "gradients", "mitigations", "training",
                     "experiments")
 
 

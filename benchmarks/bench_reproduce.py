@@ -1,0 +1,103 @@
+"""Benchmark of the reproduction table: ensemble vs seed-by-seed vs the FLOP roofline.
+
+    python benchmarks/bench_reproduce.py [--seeds 10] [--device cpu|cuda] [--skip-seed-by-seed]
+
+Prints, from one run on this machine:
+  * the wall time of ``run_experiment(Config(), seeds=N)`` (all eight conditions,
+    alignment tracked at every step of the six distillation conditions), no cache;
+  * the wall time of the same work run seed by seed (ensemble axis of length 1);
+  * the roofline: the run's matrix-multiply FLOPs divided by a measured matmul peak.
+Nothing here is asserted: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from subliminal.config import INPUT_DIM, Config
+from subliminal.data import batch_indices, load_mnist
+from subliminal.experiments import ALL_CONDITIONS, STUDENT_CONDITIONS, resolve_device, run_experiment
+
+
+def measured_peak_gflops(device: torch.device, hidden: int = 256, batch: int = 1024, repeats: int = 20) -> float:
+    """Best fp32 matmul throughput over shapes this workload uses (GFLOP/s)."""
+    best = 0.0
+    for width in (hidden * 6, hidden * 60, 2048):
+        a = torch.randn(batch, INPUT_DIM if width != 2048 else 2048, device=device)
+        b = torch.randn(a.shape[1], width, device=device)
+        for _ in range(3):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - start) / repeats
+        best = max(best, 2 * a.shape[0] * a.shape[1] * b.shape[1] / seconds / 1e9)
+    return best
+
+
+def run_flops(config: Config, n_seeds: int, conditions=ALL_CONDITIONS) -> float:
+    """Matrix-multiply FLOPs of one ``run_experiment`` call (forward, backward, evaluation)."""
+    H, K = config.hidden, config.n_outputs
+    fwd = INPUT_DIM * H + H * H + H * K  # multiply-adds per sample, forward
+    train = fwd + (fwd + H * H + H * K)  # forward + backward (weights + activations, not the input)
+    n_train = config.n_train or 60_000
+    students = [c for c in conditions if c in STUDENT_CONDITIONS]
+    steps = len(batch_indices(config.n_noise, config.student_batch_size, config.student_epochs,
+                              torch.Generator().manual_seed(0)))
+    curve_points = len(set(range(0, steps, config.curve_every)) | {steps})
+    macs = config.teacher_epochs * n_train * train  # teacher
+    macs += 10_000 * fwd * (("teacher" in conditions) + ("reference" in conditions))
+    if students:
+        macs += config.n_noise * fwd * (1 + any(STUDENT_CONDITIONS[c].liminal for c in students))
+        per_student = config.student_epochs * config.n_noise * train
+        if config.track_alignment:
+            per_student += steps * config.trait_batch_size * train
+        per_student += curve_points * config.curve_samples * fwd + 10_000 * fwd
+        macs += len(students) * per_student
+    return 2.0 * macs * n_seeds
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--skip-seed-by-seed", action="store_true")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    config = Config()
+    load_mnist()  # data loading is not part of the timing
+
+    peak = measured_peak_gflops(device)
+    flops = run_flops(config, args.seeds)
+    roofline = flops / (peak * 1e9)
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}, seeds: {args.seeds}")
+    print(f"measured matmul peak          : {peak:8.1f} GFLOP/s")
+    print(f"work (matmul FLOPs)           : {flops / 1e12:8.2f} TFLOP ({flops / args.seeds / 1e12:.2f} per seed)")
+    print(f"roofline time                 : {roofline:8.1f} s   ({roofline / args.seeds:.1f} s per seed)")
+
+    ensemble = timed(lambda: run_experiment(config, seeds=args.seeds, device=device, cache=False, progress=False))
+    print(f"ensemble ({args.seeds} seeds at once)   : {ensemble:8.1f} s   ({ensemble / args.seeds:.1f} s per seed, "
+          f"{ensemble / roofline:.2f}x roofline)")
+    if not args.skip_seed_by_seed:
+        alone = sum(timed(lambda k=k: run_experiment(config, seeds=[k], device=device, cache=False, progress=False))
+                    for k in range(args.seeds))
+        print(f"seed by seed (no ensemble)    : {alone:8.1f} s   ({alone / args.seeds:.1f} s per seed, "
+              f"{alone / roofline:.2f}x roofline)")
+        print(f"ensemble speed-up             : {alone / ensemble:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
