@@ -62,3 +62,10 @@ def test_cli_rejects_bad_arguments_in_one_line(args, message):
     assert out.returncode != 0
     assert message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cli_explains_missing_gpu():
+    out = run_cli("reproduce", "--device", "cuda", "--fast", "--seeds", "1")
+    assert out.returncode == 2
+    assert "no CUDA GPU is available" in out.stderr and len(out.stderr.strip().splitlines()) == 1

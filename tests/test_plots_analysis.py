@@ -1,0 +1,223 @@
+"""The statistics of `subliminal.analysis` on hand-made examples, and the figures of `subliminal.plots`.
+
+Everything here runs on small synthetic result objects (no training), in a few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from subliminal import analysis, plots  # noqa: E402
+from subliminal.config import Config  # noqa: E402
+from subliminal.experiments import ConditionResult, ExperimentResult  # noqa: E402
+from subliminal.theory import SingleStep  # noqa: E402
+
+STUDENTS = ("student_aux", "student_all", "cross_aux", "cross_all")
+
+
+def fake_result(n_seeds: int = 4, seed: int = 0) -> ExperimentResult:
+    """A result shaped like `run_experiment(Config.fast(), ...)`: 3 epochs of 47 steps, curves every 10."""
+    config = Config.fast()
+    rng = np.random.default_rng(seed)
+    n_steps = 3 * analysis.steps_per_epoch(config)
+    curve_steps = np.array(sorted(set(range(0, n_steps, 10)) | {n_steps}))
+    conditions = {
+        "teacher": ConditionResult(accuracy=rng.uniform(0.89, 0.91, n_seeds)),
+        "reference": ConditionResult(accuracy=rng.uniform(0.08, 0.12, n_seeds)),
+    }
+    levels = {"student_aux": (0.004, 0.3), "student_all": (0.06, 0.87), "cross_aux": (0.0, 0.1),
+              "cross_all": (0.05, 0.6)}
+    for name, (cos_level, acc) in levels.items():
+        offsets = np.linspace(-0.5, 0.5, n_seeds) * cos_level
+        cosine = cos_level + offsets[:, None] + rng.normal(0, 0.005, (n_seeds, n_steps))
+        accuracy = acc + 10 * offsets  # more alignment, more transfer
+        curve = 0.1 + (accuracy[:, None] - 0.1) * np.sqrt(curve_steps / n_steps)
+        conditions[name] = ConditionResult(
+            accuracy=accuracy, loss=rng.uniform(0, 1, (n_seeds, n_steps)), cosine=cosine,
+            curve_acc=curve, digit_head_shift=np.zeros(n_seeds) if name.endswith("aux") else np.full(n_seeds, 0.02),
+        )
+    return ExperimentResult(config=config, seeds=list(range(n_seeds)), conditions=conditions,
+                            curve_steps=curve_steps)
+
+
+def fake_check(init: str = "shared", teacher_lr: float = 1e-2, inner: float = 2e-4) -> SingleStep:
+    lrs = np.logspace(-1, 4, 11)
+    predicted = -lrs * inner
+    actual = predicted * np.where(lrs < 300, 1.0, 0.3)
+    actual[-1] = 0.5  # the loss rises at the largest step
+    return SingleStep(teacher_lr=teacher_lr, init=init, outputs="aux", inner=inner, cos=0.02,
+                      gn_cos=0.9999 if init == "shared" else -0.4, gn_rel_error=0.4 * teacher_lr,
+                      student_lrs=lrs, actual_change=actual, predicted_change=predicted)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def test_steps_per_epoch_matches_the_paper_and_fast_configurations():
+    assert analysis.steps_per_epoch(Config()) == 59  # 60,000 / 1024, rounded up: 5 epochs = 295 steps
+    assert analysis.steps_per_epoch(Config.fast()) == 47
+
+
+def test_epoch_of_step_and_epoch_means():
+    assert list(analysis.epoch_of_step(7, 3)) == [0, 0, 0, 1, 1, 1, 2]
+    values = np.array([[1, 1, 2, 2, 3, 3], [0, 2, 0, 4, 0, 6]], dtype=float)
+    np.testing.assert_allclose(analysis.epoch_means(values, 2), [[1, 2, 3], [1, 2, 3]])
+    with pytest.raises(ValueError):
+        analysis.epoch_of_step(5, 0)
+
+
+def test_early_late_splits_at_the_given_step():
+    values = np.array([[1.0, 3.0, 10.0, 20.0, 30.0]])
+    split = analysis.early_late(values, 2)
+    np.testing.assert_allclose(split.early, [2.0])
+    np.testing.assert_allclose(split.late, [20.0])
+    np.testing.assert_allclose(split.difference, [-18.0])
+    for bad in (0, 5):
+        with pytest.raises(ValueError):
+            analysis.early_late(values, bad)
+
+
+def test_moving_average_keeps_length_and_constants():
+    np.testing.assert_allclose(analysis.moving_average(np.full(10, 3.0), 4), np.full(10, 3.0))
+    np.testing.assert_allclose(analysis.moving_average([0.0, 3.0, 6.0], 3), [1.5, 3.0, 4.5])
+    rows = np.arange(12.0).reshape(2, 6)
+    assert analysis.moving_average(rows, 3).shape == (2, 6)
+    np.testing.assert_allclose(analysis.moving_average(rows, 1), rows)
+
+
+def test_mean_ci_is_the_normal_rule():
+    mean, half = analysis.mean_ci([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5
+    assert half == pytest.approx(1.96 * np.std([1, 2, 3, 4], ddof=1) / 2)
+    assert analysis.mean_ci([5.0]) == (5.0, 0.0)
+
+
+def test_correlation_on_hand_examples():
+    perfect = analysis.correlation([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])
+    assert perfect.r == pytest.approx(1.0) and perfect.rho == pytest.approx(1.0)
+    anti = analysis.correlation([1, 2, 3, 4, 5], [5, 4, 3, 2, 1])
+    assert anti.r == pytest.approx(-1.0) and anti.rho == pytest.approx(-1.0)
+    # r of (1,2,3,4) with (1,3,2,4) is 0.8; the Fisher interval contains it
+    c = analysis.correlation([1, 2, 3, 4], [1, 3, 2, 4])
+    assert c.r == pytest.approx(0.8)
+    assert c.low < 0.8 < c.high
+    assert c.high == pytest.approx(math.tanh(math.atanh(0.8) + 1.96))
+    # monotone but not linear: Spearman 1, Pearson below 1
+    m = analysis.correlation([1, 2, 3, 4, 5], [1, 2, 3, 4, 100])
+    assert m.rho == pytest.approx(1.0) and m.r < 0.9
+    assert math.isnan(analysis.correlation([1, 2, 3], [1, 2, 3]).low)  # too few pairs for an interval
+    with pytest.raises(ValueError):
+        analysis.correlation([1, 2], [1, 2, 3])
+
+
+def test_loglog_slope():
+    x = np.logspace(-3, 0, 5)
+    assert analysis.loglog_slope(x, 3 * x) == pytest.approx(1.0)
+    assert analysis.loglog_slope(x, -x ** 2) == pytest.approx(2.0)
+
+
+def test_result_summaries():
+    result = fake_result()
+    table = analysis.accuracy_table(result, ["teacher", "student_aux"])
+    assert list(table.index) == ["teacher", "student_aux"]
+    assert table.loc["student_aux", "accuracy (%)"] == pytest.approx(100 * result["student_aux"].accuracy.mean())
+    assert table.loc["student_aux", "seeds"] == 4
+    assert analysis.head_shift_max(result, ["student_aux", "cross_aux"]) == 0.0
+    assert analysis.head_shift_max(result, ["student_all"]) == pytest.approx(0.02)
+
+    stats = analysis.alignment_stats(result, "student_aux")
+    cos = result["student_aux"].cosine
+    np.testing.assert_allclose(stats.frac_positive, (cos > 0).mean(axis=1))
+    np.testing.assert_allclose(stats.early, cos[:, :47].mean(axis=1))
+    np.testing.assert_allclose(stats.late, cos[:, 47:].mean(axis=1))
+    align = analysis.alignment_table(result)
+    assert list(align.index) == list(STUDENTS)
+    assert align.loc["student_all", "mean cosine"] > align.loc["cross_aux", "mean cosine"]
+    assert analysis.seed_correlation(result).r > 0.9  # built so that alignment predicts accuracy
+    with pytest.raises(ValueError):
+        analysis.alignment_stats(result, "teacher")
+
+
+def test_gain_fraction_by_reads_the_mean_curve():
+    result = fake_result()
+    steps = result.curve_steps
+    assert analysis.gain_fraction_by(result, "student_aux", 0) == 0.0
+    assert analysis.gain_fraction_by(result, "student_aux", int(steps[-1])) == pytest.approx(1.0)
+    half = analysis.gain_fraction_by(result, "student_aux", int(steps[-1]) // 4)
+    assert 0.4 < half < 0.6  # the fake curve grows like sqrt(step)
+
+
+def test_single_step_helpers():
+    check = fake_check()
+    assert analysis.linear_ratio(check) == pytest.approx(1.0)
+    assert analysis.breakdown_lr(check) == pytest.approx(check.student_lrs[check.student_lrs >= 300][0])
+    table = analysis.single_step_table([check, fake_check("cross")])
+    assert list(table["init"]) == ["shared", "cross"]
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _labelled(fig: Figure) -> None:
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert axes
+    for ax in axes:
+        if ax.images:  # image panels need no axis labels
+            continue
+        assert ax.get_xlabel() or ax.get_ylabel(), "every data panel names what it shows"
+
+
+@pytest.mark.parametrize("make", [
+    lambda r: plots.plot_accuracy_by_seed(r, ["teacher", "student_aux", "cross_aux", "reference"]),
+    lambda r: plots.plot_accuracy_curves(r, ["student_aux", "cross_aux"], per_epoch=47),
+    lambda r: plots.plot_cosine_trace(r, ["student_aux", "cross_aux"], per_epoch=47),
+    lambda r: plots.plot_cosine_histogram(r),
+    lambda r: plots.plot_alignment_and_accuracy(r, per_epoch=47),
+    lambda r: plots.plot_epoch_cosine(r),
+    lambda r: plots.plot_seed_scatter(r),
+])
+def test_result_figures_have_labelled_axes_and_legends(make):
+    fig = make(fake_result())
+    _labelled(fig)
+    for ax in fig.axes:
+        if ax.get_xlabel() == "":  # the upper panel of a shared-x pair
+            continue
+        assert ax.get_xlabel()
+        assert ax.get_ylabel() or any(t.get_text() for t in ax.get_yticklabels())  # or named categories
+    assert any(ax.get_legend() is not None for ax in fig.axes)
+
+
+def test_figures_use_the_condition_palette():
+    fig = plots.plot_accuracy_curves(fake_result(), ["student_aux", "cross_aux"])
+    colors = {matplotlib.colors.to_hex(line.get_color()) for line in fig.axes[0].get_lines()}
+    assert plots.CONDITION_COLORS["student_aux"].lower() in colors
+    assert plots.CONDITION_COLORS["cross_aux"].lower() in colors
+    assert set(plots.CONDITION_COLORS) >= {"teacher", "reference", *STUDENTS, "projection", "liminal"}
+
+
+def test_single_step_figures():
+    shared = [fake_check(), fake_check(inner=1e-4)]
+    cross = [fake_check("cross"), fake_check("cross")]
+    for fig in (plots.plot_single_step_seeds(shared, cross),
+                plots.plot_epsilon_scaling([fake_check(teacher_lr=e, inner=e) for e in (1e-3, 1e-2)],
+                                           [fake_check("cross", teacher_lr=e) for e in (1e-3, 1e-2)]),
+                plots.plot_trait_loss_change(fake_check())):
+        _labelled(fig)
+        assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_digits_vs_noise_figure():
+    rng = np.random.default_rng(0)
+    fig = plots.plot_digits_vs_noise(rng.uniform(-1, 1, (6, 784)), list(range(6)), rng.uniform(-1, 1, (6, 784)),
+                                     n=4)
+    assert len(fig.axes) == 8
+    assert all(len(ax.images) == 1 for ax in fig.axes)
