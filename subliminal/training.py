@@ -31,9 +31,9 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     """
     params = [p.requires_grad_(True) for p in models.fast_layout(models.detach(init))]
     optimizer = torch.optim.Adam(params, lr=config.teacher_lr)
-    batches = batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs, generator)
+    batches = [idx.to(x.device) for idx in batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs,
+                                                          generator)]  # moved once: no per-step host transfer
     for idx in tqdm(batches, desc="teacher", disable=not progress, leave=False):
-        idx = idx.to(x.device)
         loss = digit_cross_entropy(models.forward(params, x[idx]), y[idx]).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -129,11 +129,13 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
     all_logits = flags.all_logits if bool(flags.all_logits.any()) else None
     params = [p.requires_grad_(True) for p in models.fast_layout(models.detach(init))]
     optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay)
-    batches = batch_indices(len(noise), config.student_batch_size, config.student_epochs, generator)
+    batches = [idx.to(device) for idx in batch_indices(len(noise), config.student_batch_size, config.student_epochs,
+                                                        generator)]
     n_steps = len(batches)
     if needs_trait:
         trait_epochs = -(-n_steps * config.trait_batch_size // len(trait.x)) + 1
-        trait_batches = batch_indices(len(trait.x), config.trait_batch_size, trait_epochs, trait_generator)
+        trait_batches = [idx.to(device) for idx in batch_indices(len(trait.x), config.trait_batch_size,
+                                                                 trait_epochs, trait_generator)[:n_steps]]
     limit = slice(N_DIGITS, None) if config.liminal_outputs == "aux" else slice(None)
     liminal_weight = flags.liminal.to(noise.dtype) * config.liminal_scale * config.liminal_temperature ** 2
 
@@ -147,7 +149,6 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
     for step, idx in enumerate(tqdm(batches, desc="students", disable=not progress, leave=False)):
         if curve_x is not None and step in curve_points:
             curve_acc.append(models.accuracy(params, curve_x, curve_y))
-        idx = idx.to(device)
         logits = models.forward(params, noise[idx])
         loss = imitation_loss(logits, targets[:, idx], all_logits, config.temperature)
         total = loss
@@ -159,8 +160,7 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         loss_log[:, step] = loss.detach()
 
         if needs_trait:
-            t_idx = trait_batches[step].to(device)
-            t_loss = trait_loss(params, trait, t_idx)
+            t_loss = trait_loss(params, trait, trait_batches[step])
             g_t = torch.autograd.grad(t_loss.sum(), params)
             cos = cosine(g_d, g_t)
             mask = flags.project & (cos > config.projection_tau)

@@ -11,15 +11,19 @@ from subliminal.config import Config
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
-    """Every test session memoises into its own folder (never the user's cache)."""
+    """Tests memoise into their own folder, never the user's cache.
+
+    ``make test`` sets ``SUBLIMINAL_CACHE`` to a folder of the checkout so that the
+    unit tests, the papermill runs, nbval and the fast book build share results;
+    run alone, pytest uses a fresh temporary folder.
+    """
+    if os.environ.get("SUBLIMINAL_CACHE"):
+        yield os.environ["SUBLIMINAL_CACHE"]
+        return
     folder = tmp_path_factory.mktemp("subliminal-cache")
-    old = os.environ.get("SUBLIMINAL_CACHE")
     os.environ["SUBLIMINAL_CACHE"] = str(folder)
     yield folder
-    if old is None:
-        os.environ.pop("SUBLIMINAL_CACHE", None)
-    else:
-        os.environ["SUBLIMINAL_CACHE"] = old
+    os.environ.pop("SUBLIMINAL_CACHE", None)
 
 
 @pytest.fixture(scope="session")

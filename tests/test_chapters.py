@@ -1,0 +1,79 @@
+"""Chapter regression tests: hygiene of the committed notebooks, and fast papermill runs
+whose glued numbers must satisfy the chapters' scientific invariants."""
+
+from __future__ import annotations
+
+import copy
+
+import nbformat
+import pytest
+
+from chapters import (ARTIFACTS, ROOT, all_chapter_notebooks, check_invariants, checked_cells, glued_values,
+                      parameters_cells, toc_chapters, write_json)
+
+CHAPTERS = all_chapter_notebooks()
+IDS = [p.stem for p in CHAPTERS]
+
+
+def test_there_are_six_chapters_all_in_the_toc():
+    assert len(CHAPTERS) == 6, [p.name for p in CHAPTERS]
+    assert toc_chapters() == CHAPTERS, "every chapter must appear in _toc.yml, in order"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_exactly_one_parameters_cell_with_fast_switch(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = parameters_cells(nb)
+    assert len(cells) == 1, f"{path.name} must have exactly one cell tagged 'parameters'"
+    assert "FAST" in cells[0].source, "the parameters cell must hold the FAST switch"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_committed_without_outputs_except_checked_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    checked = {id(c) for c in checked_cells(nb)}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or id(cell) in checked:
+            continue
+        assert not cell.get("outputs"), f"{path.name} cell {i} has committed outputs (strip them)"
+        assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+    for cell in checked_cells(nb):
+        assert cell.get("outputs"), f"{path.name}: a cell tagged nbval-check-output needs its stored output"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_chapter_runs_in_fast_mode_and_tells_the_truth(path):
+    """Execute the chapter with papermill (FAST=True) and check its glued numbers."""
+    import papermill
+
+    out = ARTIFACTS / "executed" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(path), str(out), parameters={"FAST": True}, cwd=str(path.parent),
+                               kernel_name="python3", progress_bar=False)
+    values = glued_values(nbformat.read(out, as_version=4))
+    write_json(ARTIFACTS / "executed" / f"{path.stem}.glue.json", values)
+    check_invariants(path.stem, values)
+
+
+GOOD = {
+    "01": {"ch1_teacher_acc": 94.0, "ch1_reference_acc": 10.0, "ch1_cross_aux_acc": 10.0,
+           "ch1_student_aux_acc": 50.0, "ch1_student_all_acc": 90.0, "ch1_head_shift_max": 0.0},
+    "04": {"ch4_projection_acc": 10.0, "ch4_student_aux_acc": 50.0, "ch4_frac_projected": 60.0,
+           "ch4_final_loss_ratio": 1.1, "ch4_label_free_acc": 12.0},
+}
+
+
+@pytest.mark.parametrize("chapter, key, wrong", [
+    ("01", "ch1_head_shift_max", 0.01),   # the digit head moved: a bug in the loss
+    ("01", "ch1_cross_aux_acc", 55.0),    # a glue that now holds the shared-init number
+    ("04", "ch4_projection_acc", 48.0),   # projection no longer suppresses the trait
+])
+def test_invariants_catch_a_wrong_number(chapter, key, wrong):
+    check_invariants(chapter, GOOD[chapter])  # the good values pass
+    bad = copy.deepcopy(GOOD[chapter])
+    bad[key] = wrong
+    with pytest.raises(AssertionError):
+        check_invariants(chapter, bad)
+    del bad[key]
+    with pytest.raises(AssertionError, match="missing"):
+        check_invariants(chapter, bad)
