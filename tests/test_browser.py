@@ -1,0 +1,161 @@
+"""The built book in a real browser: every explorer's slider changes its frame, offline.
+
+Opens the chapter pages of the fast build (``make book-fast`` ->
+``_build/fast/_build/html``; built here first when missing or older than its
+sources) from disk in Debian's chromium, driven by Playwright (no browser
+download), moves each explorer's slider with the keyboard, and checks that
+the visible frame changes and that no request left ``file://``. Screenshots
+before/after each move go to ``test-artifacts/screenshots/``.
+
+Set ``SUBLIMINAL_BOOK_HTML`` to test another build (e.g. ``_build/html``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("SUBLIMINAL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# chapter -> number of explorers it must contain (chapters 2, 4, 5, 6 call the explorers)
+EXPLORER_PAGES = {
+    "02-single-step-theorem": 1,
+    "04-projection": 1,
+    "05-liminal-training": 1,
+    "06-going-further": 1,
+}
+LOCAL_SCHEMES = {"file", "data", "blob", "about"}
+
+
+
+def _html_dir() -> Path:
+    if os.environ.get("SUBLIMINAL_BOOK_HTML"):
+        return Path(os.environ["SUBLIMINAL_BOOK_HTML"]).resolve()
+    return ROOT / "_build" / "fast" / "_build" / "html"
+
+
+def _sources() -> list[Path]:
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    files += sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    files += sorted((ROOT / "subliminal").glob("*.py"))
+    return [f for f in files if f.exists()]
+
+
+def _stale(html_dir: Path) -> bool:
+    stamp = html_dir / "book" / "index.html"
+    if not stamp.exists():
+        return True
+    built = stamp.stat().st_mtime
+    return any(src.stat().st_mtime > built for src in _sources())
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    """The fast build of the book (built now if missing or stale)."""
+    html_dir = _html_dir()
+    missing = [p for p in EXPLORER_PAGES if not (ROOT / "book" / f"{p}.ipynb").exists()]
+    if missing:
+        pytest.skip(f"chapters not written yet: {', '.join(missing)}")
+    if "SUBLIMINAL_BOOK_HTML" not in os.environ and _stale(html_dir):
+        if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
+            pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")
+        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_widget_js.sh")], cwd=ROOT, check=True)
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1")
+        subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n", "--keep-going",
+                        "--builder", "html"], cwd=ROOT, env=env, check=True)
+    assert (html_dir / "book" / "index.html").exists(), f"no built book at {html_dir}"
+    return html_dir
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing and could not be installed (`make browser` runs "
+                    "`apt-get install -y chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str):
+    """A fresh page at ``url``; returns (page, requests seen, errors: JS exceptions and failed loads)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("requestfailed", lambda request: errors.append(f"failed to load {request.url}: {request.failure}"))
+    page.goto(url, wait_until="load")
+    return page, requests, errors
+
+
+VISIBLE_FRAME_SRC = """explorer => {
+    const visible = [...explorer.querySelectorAll('img')].filter(img => {
+        const r = img.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && getComputedStyle(img).visibility !== 'hidden';
+    });
+    return visible.length === 1 && visible[0].complete && visible[0].naturalWidth > 0 ? visible[0].src : null;
+}"""
+
+
+@pytest.mark.parametrize("chapter", sorted(EXPLORER_PAGES))
+def test_explorer_slider_changes_frame_offline(book_html, browser, chapter):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page_path = book_html / "book" / f"{chapter}.html"
+    assert page_path.exists(), f"{page_path} was not built"
+    html_text = page_path.read_text()
+    for cdn in ("unpkg.com", "jsdelivr", "cdnjs"):
+        assert cdn not in html_text, f"{page_path.name} references a CDN ({cdn})"
+    page, requests, errors = _open(browser, page_path.as_uri())
+    try:
+        explorers = page.locator(".subliminal-explorer")
+        explorers.first.wait_for(state="visible", timeout=30_000)
+        assert explorers.count() == EXPLORER_PAGES[chapter]
+        for i in range(explorers.count()):
+            explorer = explorers.nth(i)
+            explorer.scroll_into_view_if_needed()
+            page.wait_for_function(f"() => ({VISIBLE_FRAME_SRC})(document.querySelectorAll('.subliminal-explorer')[{i}])",
+                                   timeout=30_000)
+            before = explorer.evaluate(VISIBLE_FRAME_SRC)
+            label_before = explorer.locator(".widget-readout").inner_text()
+            explorer.screenshot(path=str(SCREENSHOTS / f"{chapter}-{i}-before.png"))
+            handle = explorer.locator(".noUi-handle").first
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                f"before => ({VISIBLE_FRAME_SRC})(document.querySelectorAll('.subliminal-explorer')[{i}]) "
+                "!== before", arg=before, timeout=10_000)
+            after = explorer.evaluate(VISIBLE_FRAME_SRC)
+            label_after = explorer.locator(".widget-readout").inner_text()
+            explorer.screenshot(path=str(SCREENSHOTS / f"{chapter}-{i}-after.png"))
+            assert after and after != before, "moving the slider must show another frame"
+            assert label_after != label_before, "the slider's readout must follow the move"
+    finally:
+        page.close()
+    remote = [url for url in requests if urlparse(url).scheme not in LOCAL_SCHEMES]
+    assert not remote, f"requests left file://: {remote}"
+    assert not errors, f"JavaScript errors on {chapter}: {errors}"
+
+
+def test_pages_load_offline_without_errors(book_html, browser):
+    """Every page of the book loads from disk without remote requests or JS errors."""
+    pages = sorted((book_html / "book").glob("*.html"))
+    assert pages
+    for page_path in pages:
+        page, requests, errors = _open(browser, page_path.as_uri())
+        page.wait_for_timeout(300)
+        page.close()
+        remote = [url for url in requests if urlparse(url).scheme not in LOCAL_SCHEMES]
+        assert not remote, f"{page_path.name}: requests left file://: {remote}"
+        assert not errors, f"{page_path.name}: JavaScript errors: {errors}"
