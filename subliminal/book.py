@@ -16,7 +16,13 @@ def fast_mode(requested: bool = False) -> bool:
 
 
 def glue(name: str, value: Any, display: bool = False) -> Any:
-    """``myst_nb.glue`` when available (the book build), a no-op otherwise. Returns ``value``."""
+    """``myst_nb.glue`` when available (the book build), a no-op otherwise. Returns ``value``.
+
+    NumPy scalars are stored as plain Python numbers, so that ``{glue:text}`name:.1f```
+    can format them.
+    """
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +49,65 @@ def small_result(small_config):
     from subliminal.experiments import run_experiment
 
     return run_experiment(small_config, seeds=3, progress=False)
+
+
+# --------------------------------------------------------------------------- the fast book build
+ROOT = Path(__file__).resolve().parents[1]
+EXPLORER_PAGES = {
+    "02-single-step-theorem": 1,
+    "04-projection": 1,
+    "05-liminal-training": 1,
+    "06-going-further": 1,
+}
+
+
+def _html_dir() -> Path:
+    if os.environ.get("SUBLIMINAL_BOOK_HTML"):
+        return Path(os.environ["SUBLIMINAL_BOOK_HTML"]).resolve()
+    return ROOT / "_build" / "fast" / "_build" / "html"
+
+
+def _sources() -> list[Path]:
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    files += sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    files += sorted((ROOT / "subliminal").glob("*.py"))
+    return [f for f in files if f.exists()]
+
+
+def _stale(html_dir: Path) -> bool:
+    stamp = html_dir / "book" / "index.html"
+    if not stamp.exists():
+        return True
+    built = stamp.stat().st_mtime
+    return any(src.stat().st_mtime > built for src in _sources())
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    """The fast gate build of the book (built now, with -W -n --keep-going, if missing or stale).
+
+    The build log goes to test-artifacts/book-build.log; a warning or a failing
+    chapter makes the build, hence every test that uses it, fail.
+    """
+    html_dir = _html_dir()
+    missing = [p for p in EXPLORER_PAGES if not (ROOT / "book" / f"{p}.ipynb").exists()]
+    if missing:
+        pytest.skip(f"chapters not written yet: {', '.join(missing)}")
+    if "SUBLIMINAL_BOOK_HTML" not in os.environ and _stale(html_dir):
+        if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
+            pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")
+        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_widget_js.sh")], cwd=ROOT, check=True)
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1")
+        build = subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n",
+                                "--keep-going", "--builder", "html"], cwd=ROOT, env=env, capture_output=True, text=True)
+        log = ROOT / "test-artifacts" / "book-build.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(build.stdout + "\n" + build.stderr)
+        if build.returncode != 0:
+            pytest.fail(f"the fast book build failed (exit {build.returncode}); see {log}:\n"
+                        + "\n".join((build.stdout + build.stderr).splitlines()[-30:]))
+    assert (html_dir / "book" / "index.html").exists(), f"no built book at {html_dir}"
+    return html_dir
+
+

@@ -13,9 +13,6 @@ Set ``SUBLIMINAL_BOOK_HTML`` to test another build (e.g. ``_build/html``).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -35,46 +32,6 @@ EXPLORER_PAGES = {
 }
 LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 
-
-
-def _html_dir() -> Path:
-    if os.environ.get("SUBLIMINAL_BOOK_HTML"):
-        return Path(os.environ["SUBLIMINAL_BOOK_HTML"]).resolve()
-    return ROOT / "_build" / "fast" / "_build" / "html"
-
-
-def _sources() -> list[Path]:
-    files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    files += sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
-    files += sorted((ROOT / "subliminal").glob("*.py"))
-    return [f for f in files if f.exists()]
-
-
-def _stale(html_dir: Path) -> bool:
-    stamp = html_dir / "book" / "index.html"
-    if not stamp.exists():
-        return True
-    built = stamp.stat().st_mtime
-    return any(src.stat().st_mtime > built for src in _sources())
-
-
-@pytest.fixture(scope="session")
-def book_html() -> Path:
-    """The fast build of the book (built now if missing or stale)."""
-    html_dir = _html_dir()
-    missing = [p for p in EXPLORER_PAGES if not (ROOT / "book" / f"{p}.ipynb").exists()]
-    if missing:
-        pytest.skip(f"chapters not written yet: {', '.join(missing)}")
-    if "SUBLIMINAL_BOOK_HTML" not in os.environ and _stale(html_dir):
-        if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
-            pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")
-        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_widget_js.sh")], cwd=ROOT, check=True)
-        jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1")
-        subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n", "--keep-going",
-                        "--builder", "html"], cwd=ROOT, env=env, check=True)
-    assert (html_dir / "book" / "index.html").exists(), f"no built book at {html_dir}"
-    return html_dir
 
 
 @pytest.fixture(scope="session")

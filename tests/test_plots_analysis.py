@@ -155,6 +155,15 @@ def test_gain_fraction_by_reads_the_mean_curve():
     assert 0.4 < half < 0.6  # the fake curve grows like sqrt(step)
 
 
+def test_epoch_gains_sum_to_the_total_gain():
+    result = fake_result()
+    gains = analysis.epoch_gains(result, "student_aux")
+    assert gains.shape == (4, 3)
+    curves = result["student_aux"].curve_acc
+    np.testing.assert_allclose(gains.sum(axis=1), curves[:, -1] - curves[:, 0])
+    assert (gains[:, 0] > gains[:, -1]).all()  # the fake curve grows like sqrt(step): fastest early
+
+
 def test_single_step_helpers():
     check = fake_check()
     assert analysis.linear_ratio(check) == pytest.approx(1.0)
@@ -183,6 +192,7 @@ def _labelled(fig: Figure) -> None:
     lambda r: plots.plot_cosine_histogram(r),
     lambda r: plots.plot_alignment_and_accuracy(r, per_epoch=47),
     lambda r: plots.plot_epoch_cosine(r),
+    lambda r: plots.plot_critical_period(r),
     lambda r: plots.plot_seed_scatter(r),
 ])
 def test_result_figures_have_labelled_axes_and_legends(make):

@@ -1,0 +1,621 @@
+"""Figures of the book: each function takes result objects and returns a matplotlib Figure.
+
+Colours are fixed per condition (:data:`CONDITION_COLORS`, the colour-blind-safe
+Okabe-Ito palette), so a condition looks the same in every chapter. Figures are
+closed in pyplot before they are returned: a notebook shows a figure once, when
+it is the value of a cell (or when it is glued).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import matplotlib
+
+import matplotlib.pyplot as plt  # noqa: E402  (registers the notebook's figure display)
+import numpy as np  # noqa: E402
+
+from . import analysis  # noqa: E402
+
+CONDITION_COLORS: dict[str, str] = {
+    "teacher": "#000000",
+    "reference": "#999999",
+    "student_aux": "#0072B2",
+    "student_all": "#56B4E9",
+    "cross_aux": "#D55E00",
+    "cross_all": "#E69F00",
+    "projection": "#009E73",
+    "liminal": "#CC79A7",
+}
+CONDITION_LABELS: dict[str, str] = {
+    "teacher": "teacher",
+    "reference": "reference (untrained init)",
+    "student_aux": "student, aux logits",
+    "student_all": "student, all logits",
+    "cross_aux": "cross-model, aux logits",
+    "cross_all": "cross-model, all logits",
+    "projection": "student + projection",
+    "liminal": "student + liminal",
+}
+INIT_COLORS = {"shared": CONDITION_COLORS["student_aux"], "cross": CONDITION_COLORS["cross_aux"]}
+CHANCE = 10.0  # percent: ten digit classes
+WIDTH = 7.5  # inches: the width of the book's text column at readable font sizes
+
+_STYLE = {
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
+    "figure.dpi": 110, "savefig.dpi": 150,
+}
+
+
+def color(condition: str) -> str:
+    """The colour of a condition (grey for unknown names)."""
+    return CONDITION_COLORS.get(condition, "#555555")
+
+
+def label(condition: str) -> str:
+    """The legend label of a condition."""
+    return CONDITION_LABELS.get(condition, condition)
+
+
+def _figure(nrows: int = 1, ncols: int = 1, height: float = 3.2, width: float = WIDTH, **kwargs):
+    with matplotlib.rc_context(_STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+    plt.close(fig)  # shown once, as the cell's value, not again by the inline backend
+    return fig, axes
+
+
+def _style(ax) -> None:
+    for name in ("top", "right"):
+        ax.spines[name].set_visible(False)
+    ax.tick_params(labelsize=9)
+    ax.xaxis.label.set_size(10)
+    ax.yaxis.label.set_size(10)
+    ax.title.set_size(10)
+
+
+def _epoch_lines(ax, n_steps: int, per_epoch: int | None) -> None:
+    if not per_epoch:
+        return
+    for boundary in range(per_epoch, n_steps, per_epoch):
+        ax.axvline(boundary, color="#bbbbbb", lw=0.8, ls=":", zorder=0)
+
+
+def _student_conditions(result, conditions: Iterable[str] | None, field: str) -> list[str]:
+    names = list(conditions) if conditions is not None else list(result.conditions)
+    return [n for n in names if n in result.conditions and getattr(result[n], field) is not None]
+
+
+# --------------------------------------------------------------------------- chapter 1
+
+
+def plot_digits_vs_noise(digits: np.ndarray, labels: Sequence[int], noise: np.ndarray, n: int = 6):
+    """Two rows of 28x28 images: MNIST ``digits`` (with their ``labels``) above ``noise`` images.
+
+    ``digits`` and ``noise`` are (>= n, 784) arrays with pixels in [-1, 1].
+    """
+    fig, axes = _figure(2, n, height=WIDTH * 2 / n * 0.62)
+    for j in range(n):
+        for row, (images, title) in enumerate([(digits, f"label {int(labels[j])}"), (noise, "")]):
+            ax = axes[row, j]
+            ax.imshow(np.asarray(images[j]).reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=9)
+    axes[0, 0].set_ylabel("MNIST", fontsize=10)
+    axes[1, 0].set_ylabel("noise", fontsize=10)
+    return fig
+
+
+def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=0):
+    """Per-seed digit accuracy of every condition (dots), with the mean and its 95 % interval (bar)."""
+    names = list(conditions) if conditions is not None else list(result.conditions)
+    fig, ax = _figure(height=0.42 * len(names) + 1.0)
+    rng = np.random.default_rng(seed)
+    for i, name in enumerate(names):
+        acc = 100.0 * np.asarray(result[name].accuracy, dtype=float)
+        y = len(names) - 1 - i
+        ax.scatter(acc, y + rng.uniform(-0.15, 0.15, len(acc)), s=16, color=color(name), alpha=0.6,
+                   edgecolor="none", zorder=2)
+        mean, half = analysis.mean_ci(acc)
+        ax.errorbar(mean, y, xerr=half, fmt="|", ms=16, mew=2.2, color="black", elinewidth=1.5, capsize=4,
+                    zorder=3)
+    ax.axvline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.text(CHANCE, len(names) - 0.4, " chance", color="#666666", fontsize=8, va="bottom")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels([label(n) for n in reversed(names)])
+    ax.set_ylim(-0.6, len(names) - 0.2)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("digit accuracy on the 10,000 MNIST test images (%)")
+    ax.scatter([], [], s=16, color="#777777", label="one seed")
+    ax.errorbar([], [], xerr=[], fmt="|", color="black", label="mean ± 95% CI")
+    ax.legend(loc="lower right", frameon=False)
+    _style(ax)
+    return fig
+
+
+def plot_accuracy_curves(result, conditions: Iterable[str] | None = None, per_epoch: int | None = None,
+                         ax=None):
+    """Digit accuracy during distillation: mean over seeds (line) and the range over seeds (band)."""
+    names = _student_conditions(result, conditions, "curve_acc")
+    fig, ax = _figure() if ax is None else (ax.figure, ax)
+    steps = np.asarray(result.curve_steps)
+    for name in names:
+        curves = 100.0 * np.asarray(result[name].curve_acc, dtype=float)
+        ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=color(name), alpha=0.18, lw=0)
+        ax.plot(steps, curves.mean(axis=0), color=color(name), lw=2, label=label(name))
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    _epoch_lines(ax, int(steps[-1]) if len(steps) else 0, per_epoch)
+    ax.set_xlabel("distillation step (Adam updates)")
+    ax.set_ylabel("digit accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, steps[-1] if len(steps) else 1)
+    ax.legend(frameon=False, loc="upper left", ncol=2)
+    _style(ax)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 2
+
+
+def plot_single_step_seeds(shared: Sequence, cross: Sequence):
+    """Per seed: cos(Δθ_T, Δθ_S) (left) and the agreement of Δθ_S with the Gauss-Newton prediction
+    (right), for students at the teacher's init (``shared``) and at a fresh init (``cross``)."""
+    fig, (ax1, ax2) = _figure(1, 2)
+    for checks, init, offset in ((shared, "shared", -0.12), (cross, "cross", 0.12)):
+        seeds = np.arange(len(checks))
+        name = "shared init" if init == "shared" else "different init"
+        ax1.bar(seeds + offset, [c.cos for c in checks], width=0.24, color=INIT_COLORS[init], label=name)
+        ax2.scatter(seeds, [c.gn_cos for c in checks], color=INIT_COLORS[init], s=22, label=name, zorder=3)
+    for ax in (ax1, ax2):
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("seed")
+        ax.set_xticks(np.arange(max(len(shared), len(cross))))
+        _style(ax)
+    ax1.set_ylabel(r"cos$(\Delta\theta_T, \Delta\theta_S)$")
+    ax1.set_title("does the student step point along the teacher's?")
+    ax2.set_ylabel(r"cos$(\Delta\theta_S,\ \varepsilon\, G\, \Delta\theta_T)$")
+    ax2.set_ylim(-1.05, 1.1)
+    ax2.set_title("is it the Gauss-Newton step?")
+    ax1.legend(frameon=False, loc="upper right")
+    return fig
+
+
+def plot_epsilon_scaling(shared: Sequence, cross: Sequence):
+    """Against the teacher's step size ε: |<Δθ_T, Δθ_S>| (left, with a slope-1 guide) and the
+    relative error of the Gauss-Newton prediction for the shared-init student (right)."""
+    fig, (ax1, ax2) = _figure(1, 2)
+    eps_s = np.array([c.teacher_lr for c in shared])
+    eps_c = np.array([c.teacher_lr for c in cross])
+    inner_s = np.abs([c.inner for c in shared])
+    ax1.loglog(eps_s, inner_s, "o-", color=INIT_COLORS["shared"], label="shared init")
+    if len(cross):
+        ax1.loglog(eps_c, np.abs([c.inner for c in cross]), "s-", color=INIT_COLORS["cross"],
+                   label="different init")
+    guide = inner_s[0] * eps_s / eps_s[0]
+    ax1.loglog(eps_s, guide, ls="--", color="#888888", lw=1, label=r"$\propto \varepsilon$")
+    ax1.set_xlabel(r"teacher step size $\varepsilon$")
+    ax1.set_ylabel(r"$|\langle \Delta\theta_T, \Delta\theta_S \rangle|$")
+    ax1.legend(frameon=False)
+    ax2.loglog(eps_s, [c.gn_rel_error for c in shared], "o-", color=INIT_COLORS["shared"], label="shared init")
+    ax2.set_xlabel(r"teacher step size $\varepsilon$")
+    ax2.set_ylabel(r"$\|\Delta\theta_S - \varepsilon G \Delta\theta_T\| \,/\, \|\Delta\theta_S\|$")
+    ax2.legend(frameon=False)
+    for ax in (ax1, ax2):
+        _style(ax)
+    return fig
+
+
+def plot_trait_loss_change(check):
+    """Change of the trait loss after a student step of size α: measured vs first order (left),
+    and their ratio (right), on a log grid of α."""
+    fig, (ax1, ax2) = _figure(1, 2)
+    lrs = np.asarray(check.student_lrs)
+    actual, predicted = np.asarray(check.actual_change), np.asarray(check.predicted_change)
+    c = INIT_COLORS.get(check.init, "#333333")
+    ax1.loglog(lrs, np.abs(predicted), "-", color="#444444", lw=1.5,
+               label=r"first order: $-\alpha\langle\Delta\theta_T,\Delta\theta_S\rangle$")
+    down = actual < 0
+    ax1.loglog(lrs[down], -actual[down], "o", color=c, label="measured (loss falls)")
+    if (~down).any():
+        ax1.loglog(lrs[~down], np.maximum(actual[~down], 1e-12), "x", color="#D55E00", ms=8, mew=2,
+                   label="measured (loss rises)")
+    ax1.set_xlabel(r"student learning rate $\alpha$")
+    ax1.set_ylabel(r"$|L_T(\theta_0 + \alpha\Delta\theta_S) - L_T(\theta_0)|$ (nats)")
+    ax1.legend(frameon=False, loc="upper left")
+    ax2.semilogx(lrs, actual / predicted, "o-", color=c)
+    ax2.axhline(1, color="#444444", lw=1, ls="--")
+    ax2.axhline(0, color="black", lw=0.6)
+    ax2.set_xlabel(r"student learning rate $\alpha$")
+    ax2.set_ylabel("measured / first-order change")
+    for ax in (ax1, ax2):
+        _style(ax)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 3
+
+
+def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), window: int = 15,
+                      per_epoch: int | None = None, ax=None):
+    """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average (thick) and the band
+    mean ± 1 sd over seeds (shaded)."""
+    names = _student_conditions(result, conditions, "cosine")
+    fig, ax = _figure() if ax is None else (ax.figure, ax)
+    n_steps = 0
+    for name in names:
+        cos = np.asarray(result[name].cosine, dtype=float)
+        steps = np.arange(cos.shape[1])
+        n_steps = max(n_steps, cos.shape[1])
+        mean, sd = cos.mean(axis=0), cos.std(axis=0)
+        ax.fill_between(steps, mean - sd, mean + sd, color=color(name), alpha=0.15, lw=0)
+        ax.plot(steps, mean, color=color(name), lw=0.6, alpha=0.6)
+        ax.plot(steps, analysis.moving_average(mean, window), color=color(name), lw=2.2,
+                label=f"{label(name)} ({window}-step average)")
+    ax.axhline(0, color="black", lw=0.8)
+    _epoch_lines(ax, n_steps, per_epoch)
+    ax.set_xlim(0, max(n_steps - 1, 1))
+    ax.set_xlabel("distillation step (Adam updates)")
+    ax.set_ylabel(r"cos$(g_d, g_t)$")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def plot_cosine_histogram(result, conditions: Iterable[str] = ("student_aux", "cross_aux"), bins: int = 60):
+    """Distribution of the per-step cosines (all steps of all seeds pooled), one outline per condition."""
+    names = _student_conditions(result, conditions, "cosine")
+    fig, ax = _figure(height=3.0)
+    pooled = {n: np.asarray(result[n].cosine, dtype=float).ravel() for n in names}
+    top = max(np.quantile(np.abs(v), 0.995) for v in pooled.values())
+    edges = np.linspace(-top, top, bins + 1)
+    for name, values in pooled.items():
+        share = 100.0 * (values > 0).mean()
+        ax.hist(values, bins=edges, histtype="stepfilled", alpha=0.25, color=color(name))
+        ax.hist(values, bins=edges, histtype="step", lw=1.5, color=color(name),
+                label=f"{label(name)}: {share:.0f}% of steps > 0")
+        ax.axvline(values.mean(), color=color(name), lw=1.5, ls="--")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(r"cos$(g_d, g_t)$ at one step (dashed: mean)")
+    ax.set_ylabel("number of steps (all seeds)")
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    return fig
+
+
+def plot_alignment_and_accuracy(result, condition: str = "student_aux", window: int = 15,
+                                per_epoch: int | None = None):
+    """The smoothed cosine (top) above the accuracy curve (bottom), on the same steps."""
+    fig, (ax1, ax2) = _figure(2, 1, height=4.8, sharex=True)
+    plot_cosine_trace(result, [condition], window=window, per_epoch=per_epoch, ax=ax1)
+    plot_accuracy_curves(result, [condition], per_epoch=per_epoch, ax=ax2)
+    ax1.set_xlabel("")
+    n_steps = np.asarray(result[condition].cosine).shape[1]
+    ax2.set_xlim(0, n_steps)
+    ax2.set_ylim(0, max(30.0, 100.0 * float(np.max(result[condition].curve_acc)) + 5))
+    return fig
+
+
+def plot_epoch_cosine(result, conditions: Iterable[str] = ("student_aux", "cross_aux"),
+                      per_epoch: int | None = None):
+    """Mean cosine in each epoch (mean over seeds, with its 95 % interval), one line per condition."""
+    names = _student_conditions(result, conditions, "cosine")
+    per_epoch = per_epoch or analysis.steps_per_epoch(result.config)
+    fig, ax = _figure(height=3.0, width=WIDTH * 0.7)
+    for k, name in enumerate(names):
+        means = analysis.epoch_means(result[name].cosine, per_epoch)
+        epochs = np.arange(1, means.shape[1] + 1)
+        stats = [analysis.mean_ci(means[:, e]) for e in range(means.shape[1])]
+        ax.errorbar(epochs + 0.06 * (k - (len(names) - 1) / 2), [m for m, _ in stats],
+                    yerr=[h for _, h in stats], fmt="o-", capsize=3, color=color(name), label=label(name))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(epochs)
+    ax.set_xlabel("epoch of distillation")
+    ax.set_ylabel(r"mean cos$(g_d, g_t)$ in the epoch")
+    ax.legend(frameon=False)
+    _style(ax)
+    return fig
+
+
+def plot_critical_period(result, condition: str = "student_aux", reference: str | None = "cross_aux",
+                         per_epoch: int | None = None):
+    """Per epoch: mean cos(g_d, g_t) (left, with ``reference`` for comparison) and the digit accuracy
+    gained in that epoch (right); means over seeds with 95 % intervals."""
+    per_epoch = per_epoch or analysis.steps_per_epoch(result.config)
+    fig, (ax1, ax2) = _figure(1, 2, height=3.0)
+    names = [condition] + ([reference] if reference and reference in result.conditions else [])
+    for k, name in enumerate(names):
+        means = analysis.epoch_means(result[name].cosine, per_epoch)
+        epochs = np.arange(1, means.shape[1] + 1)
+        stats = [analysis.mean_ci(means[:, e]) for e in range(means.shape[1])]
+        ax1.errorbar(epochs + 0.08 * k, [m for m, _ in stats], yerr=[h for _, h in stats], fmt="o-", capsize=3,
+                     color=color(name), label=label(name))
+    ax1.axhline(0, color="black", lw=0.8)
+    ax1.set_xlabel("epoch of distillation")
+    ax1.set_ylabel(r"mean cos$(g_d, g_t)$ in the epoch")
+    ax1.legend(frameon=False, loc="best")
+    gains = 100.0 * analysis.epoch_gains(result, condition, per_epoch)
+    epochs = np.arange(1, gains.shape[1] + 1)
+    stats = [analysis.mean_ci(gains[:, e]) for e in range(gains.shape[1])]
+    ax2.bar(epochs, [m for m, _ in stats], yerr=[h for _, h in stats], capsize=3, color=color(condition),
+            alpha=0.8, label=label(condition))
+    ax2.set_xlabel("epoch of distillation")
+    ax2.set_ylabel("accuracy gained (% points)")
+    ax2.legend(frameon=False, loc="best")
+    for ax in (ax1, ax2):
+        ax.set_xticks(epochs)
+        _style(ax)
+    return fig
+
+
+def plot_seed_scatter(result, conditions: Iterable[str] = ("student_aux", "cross_aux"), x: str = "mean_cosine"):
+    """Each seed's alignment statistic ``x`` (a field of :class:`analysis.AlignmentStats`) against
+    its final digit accuracy; for the first condition (>= 3 seeds) also a least-squares line and Pearson r."""
+    names = _student_conditions(result, conditions, "cosine")
+    fig, ax = _figure(height=3.4, width=WIDTH * 0.75)
+    xlabels = {"mean_cosine": r"mean cos$(g_d, g_t)$ over all steps",
+               "frac_positive": r"fraction of steps with cos$(g_d, g_t) > 0$",
+               "early": r"mean cos$(g_d, g_t)$ in the first epoch"}
+    for k, name in enumerate(names):
+        s = analysis.alignment_stats(result, name)
+        xs, ys = getattr(s, x), 100.0 * s.accuracy
+        text = label(name)
+        if k == 0 and len(xs) >= 3 and np.ptp(xs) > 0:
+            corr = analysis.correlation(xs, ys)
+            slope, intercept = np.polyfit(xs, ys, 1)
+            grid = np.linspace(xs.min(), xs.max(), 20)
+            ax.plot(grid, slope * grid + intercept, color=color(name), lw=1.2, ls="--")
+            text += f" (r = {corr.r:.2f})"
+        ax.scatter(xs, ys, color=color(name), s=28, label=text, zorder=3)
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.axvline(0, color="black", lw=0.6, zorder=0)
+    ax.set_xlabel(xlabels.get(x, x))
+    ax.set_ylabel("final digit accuracy (%)")
+    ax.legend(frameon=False, loc="best")
+    _style(ax)
+    return fig
+
+
+__all__ = [
+    "CONDITION_COLORS", "CONDITION_LABELS", "INIT_COLORS", "color", "label",
+    "plot_digits_vs_noise", "plot_accuracy_by_seed", "plot_accuracy_curves",
+    "plot_single_step_seeds", "plot_epsilon_scaling", "plot_trait_loss_change",
+    "plot_cosine_trace", "plot_cosine_histogram", "plot_alignment_and_accuracy", "plot_epoch_cosine",
+    "plot_critical_period",
+    "plot_seed_scatter",
+]
+
+# --------------------------------------------------------------------------- chapters 4-6
+# (functions for the later chapters are appended below this line)
+
+# --- mitigations and sweeps (chapters 4-6)
+
+
+def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projection"), window: int = 5,
+                     per_epoch: int | None = None, ax=None):
+    """Distillation loss per step (log scale): smoothed mean over seeds (line) and the range over seeds
+    (band). The loss is the imitation KL only, without any mitigation term."""
+    names = _student_conditions(result, conditions, "loss")
+    fig, ax = _figure() if ax is None else (ax.figure, ax)
+    n_steps = 0
+    for name in names:
+        loss = np.asarray(result[name].loss, dtype=float)
+        steps = np.arange(1, loss.shape[1] + 1)
+        n_steps = max(n_steps, loss.shape[1])
+        smooth = analysis.moving_average(loss, window)
+        ax.fill_between(steps, smooth.min(axis=0), smooth.max(axis=0), color=color(name), alpha=0.15, lw=0)
+        ax.plot(steps, smooth.mean(axis=0), color=color(name), lw=2, ls="-" if name == names[0] else "--",
+                label=label(name))
+    _epoch_lines(ax, n_steps, per_epoch)
+    ax.set_yscale("log")
+    ax.set_xlim(1, max(n_steps, 2))
+    ax.set_xlabel("distillation step (Adam updates)")
+    ax.set_ylabel("distillation loss KL (nats, log scale)")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def plot_projection_rate(result, condition: str = "projection", window: int = 15, per_epoch: int | None = None,
+                         ax=None):
+    """How often the projection fires: share of seeds that projected at each step, smoothed (line)."""
+    fig, ax = _figure(height=2.6) if ax is None else (ax.figure, ax)
+    fired = 100.0 * np.asarray(result[condition].projected, dtype=float)
+    steps = np.arange(1, fired.shape[1] + 1)
+    ax.plot(steps, analysis.moving_average(fired.mean(axis=0), window), color=color(condition), lw=2,
+            label=f"{label(condition)} ({window}-step average)")
+    ax.axhline(50, color="#888888", lw=0.8, ls="--", zorder=0)
+    _epoch_lines(ax, fired.shape[1], per_epoch)
+    ax.set_ylim(0, 100)
+    ax.set_xlim(1, max(fired.shape[1], 2))
+    ax.set_xlabel("distillation step (Adam updates)")
+    ax.set_ylabel("projected at this step (% of seeds)")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def _sweep_axis(ax, table, condition: str, positions, value_order, offset: float = 0.0, dots=None):
+    """Mean ± 95 % CI of ``condition`` at categorical ``positions``; per-seed dots from ``dots`` (tidy)."""
+    rows = table[table["condition"] == condition].set_index("value").loc[value_order]
+    acc, half = 100.0 * rows["accuracy"].to_numpy(), 100.0 * rows["ci95"].to_numpy()
+    x = np.asarray(positions, dtype=float) + offset
+    if dots is not None:
+        seeds = dots[dots["condition"] == condition]
+        for pos, value in zip(x, value_order):
+            ys = 100.0 * seeds.loc[seeds["value"] == value, "accuracy"].to_numpy()
+            ax.scatter(np.full(len(ys), pos), ys, s=12, color=color(condition), alpha=0.35, edgecolor="none",
+                       zorder=2)
+    ax.errorbar(x, acc, yerr=half, fmt="o-", capsize=3, color=color(condition), label=label(condition), zorder=3)
+
+
+def _value_labels(values, fmt=None) -> list[str]:
+    if fmt is not None:
+        return [fmt(v) for v in values]
+    out = []
+    for v in values:
+        if isinstance(v, float) and v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e4):
+            out.append(f"{v:.0e}")
+        else:
+            out.append(f"{v:g}" if isinstance(v, (int, float)) else str(v))
+    return out
+
+
+def plot_sweep(frame, parameter: str | None = None, conditions: Iterable[str] | None = None, xlabel: str | None = None,
+               default=None, ax=None, fmt=None):
+    """Accuracy against the swept values (equally spaced, in increasing order) of one sweep of a tidy
+    frame from :func:`subliminal.sweeps.sweep`: mean ± 95 % CI per condition, seeds as faint dots.
+
+    ``default`` marks the paper's value with a vertical band.
+    """
+    from .sweeps import summarize
+
+    parameter = parameter or frame["parameter"].iloc[0]
+    part = frame[frame["parameter"] == parameter]
+    table = summarize(part)
+    names = list(conditions) if conditions is not None else list(dict.fromkeys(part["condition"]))
+    values = sorted(dict.fromkeys(part["value"]))
+    positions = np.arange(len(values))
+    fig, ax = _figure(height=3.0, width=WIDTH * 0.6) if ax is None else (ax.figure, ax)
+    for k, name in enumerate(names):
+        _sweep_axis(ax, table, name, positions, values, offset=0.06 * (k - (len(names) - 1) / 2), dots=part)
+    if default is not None and default in values:
+        i = values.index(default)
+        ax.axvspan(i - 0.3, i + 0.3, color="#f0e442", alpha=0.25, lw=0, zorder=0, label="base setting")
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(_value_labels(values, fmt))
+    ax.set_xlim(-0.5, len(values) - 0.5)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(xlabel or parameter)
+    ax.set_ylabel("digit accuracy (%)")
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    return fig
+
+
+def plot_sweep_grid(frame, panels: Sequence[tuple[str, str]], defaults: dict | None = None, ncols: int = 2,
+                    conditions: Iterable[str] | None = None):
+    """One :func:`plot_sweep` panel per (parameter, x-axis label) in ``panels``, in a grid."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(nrows, ncols, height=2.9 * nrows)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, (parameter, xlabel) in zip(axes, panels):
+        plot_sweep(frame, parameter, conditions=conditions, xlabel=xlabel, ax=ax,
+                   default=(defaults or {}).get(parameter))
+    for ax in axes[1:len(panels)]:
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.remove()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return fig
+
+
+def plot_tau_sweep(frame, baseline=None, condition: str = "projection"):
+    """The projection trade-off over the cosine threshold τ: final accuracy (left) and the share of steps
+    projected (right). ``baseline`` (per-seed accuracies of the unmitigated student) draws a band."""
+    from .sweeps import summarize
+
+    table = summarize(frame)
+    rows = table[table["condition"] == condition].sort_values("value")
+    taus = rows["value"].to_list()
+    x = np.arange(len(taus))
+    fig, (ax1, ax2) = _figure(1, 2, height=3.0)
+    _sweep_axis(ax1, table, condition, x, taus, dots=frame)
+    if baseline is not None:
+        mean, half = analysis.mean_ci(100.0 * np.asarray(baseline, dtype=float))
+        ax1.axhspan(mean - half, mean + half, color=color("student_aux"), alpha=0.2, lw=0)
+        ax1.axhline(mean, color=color("student_aux"), lw=1.5, label=f"{label('student_aux')} (no projection)")
+    ax1.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax1.set_ylim(0, 100)
+    ax1.set_ylabel("final digit accuracy (%)")
+    ax1.legend(frameon=False, loc="upper left")
+    ax2.plot(x, 100.0 * rows["frac_projected"].to_numpy(), "o-", color=color(condition))
+    ax2.set_ylim(0, 100)
+    ax2.set_ylabel("steps projected (%)")
+    for ax in (ax1, ax2):
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{t:g}" for t in taus])
+        ax.set_xlim(-0.5, len(taus) - 0.5)
+        ax.set_xlabel(r"cosine threshold $\tau$ (project when cos$(g_d, g_t) > \tau$)")
+        _style(ax)
+    return fig
+
+
+def plot_trait_gradient_variants(results: dict, conditions: Sequence[str] = ("student_aux", "projection")):
+    """Final accuracy of ``conditions`` under several definitions of the trait gradient.
+
+    ``results`` maps a variant name (e.g. "labelled", "label-free") to an ExperimentResult.
+    """
+    fig, ax = _figure(height=2.9, width=WIDTH * 0.6)
+    width = 0.8 / len(conditions)
+    variants = list(results)
+    x = np.arange(len(variants))
+    for k, name in enumerate(conditions):
+        stats = [analysis.mean_ci(100.0 * np.asarray(results[v][name].accuracy, dtype=float)) for v in variants]
+        pos = x + (k - (len(conditions) - 1) / 2) * width
+        ax.bar(pos, [m for m, _ in stats], width=width * 0.9, yerr=[h for _, h in stats], capsize=3,
+               color=color(name), label=label(name))
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"trait gradient: {v}" for v in variants])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("final digit accuracy (%)")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=None):
+    """The liminal weight λ(t) over the distillation steps of ``config`` (one line per λ0)."""
+    from .analysis import steps_per_epoch
+    from .mitigations import liminal_lambda
+
+    per_epoch = steps_per_epoch(config)
+    n_steps = per_epoch * config.student_epochs
+    lambda0s = list(lambda0s) if lambda0s is not None else [config.liminal_lambda0]
+    fig, ax = _figure(height=2.6, width=WIDTH * 0.65) if ax is None else (ax.figure, ax)
+    steps = np.arange(n_steps)
+    shades = ["#CC79A7", "#8e4f74", "#e8b6d3"]
+    for k, lam0 in enumerate(lambda0s):
+        lam = [liminal_lambda(s / n_steps, lam0, config.tau2) for s in steps]
+        ax.plot(steps, lam, color=shades[k % len(shades)], lw=2, label=rf"$\lambda_0 = {lam0:g}$")
+    ax.axvline(config.tau2 * n_steps, color="#555555", lw=0.8, ls="--")
+    ax.text(config.tau2 * n_steps, 1.03, r" $t = \tau_2$", fontsize=8.5, va="bottom")
+    _epoch_lines(ax, n_steps, per_epoch)
+    ax.set_ylim(0, 1.12)
+    ax.set_xlim(0, n_steps)
+    ax.set_xlabel("distillation step (Adam updates)")
+    ax.set_ylabel(r"liminal weight $\lambda(t)$")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def plot_liminal_scale_sweep(frame, reference: float | None = None, condition: str = "liminal"):
+    """Final accuracy of the liminal student against ``liminal_scale`` (0 = plain aux-only student)."""
+    fig = plot_sweep(frame, "liminal_scale", conditions=[condition],
+                     xlabel=r"liminal scale $s$ (weight $s\,\lambda(t)\,T^2$ of the KL to the init)")
+    ax = fig.axes[0]
+    if reference is not None:
+        ax.axhline(100.0 * reference, color=color("reference"), lw=1.2, label=label("reference"))
+        ax.legend(frameon=False, loc="upper right")
+    return fig
+
+
+def plot_mitigation_curves(result, mitigation: str, baseline: str = "student_aux", per_epoch: int | None = None,
+                           window: int = 5):
+    """Side by side, a mitigated student against the plain one: distillation loss (left) and digit
+    accuracy (right) over the distillation steps."""
+    fig, (ax1, ax2) = _figure(1, 2, height=3.2)
+    plot_loss_curves(result, [baseline, mitigation], window=window, per_epoch=per_epoch, ax=ax1)
+    plot_accuracy_curves(result, [baseline, mitigation], per_epoch=per_epoch, ax=ax2)
+    ax2.legend(frameon=False, loc="upper left", ncol=1)
+    return fig
+
+
+__all__ += [
+    "plot_mitigation_curves", "plot_loss_curves", "plot_projection_rate", "plot_sweep", "plot_sweep_grid", "plot_tau_sweep",
+    "plot_trait_gradient_variants", "plot_liminal_schedule", "plot_liminal_scale_sweep",
+]
