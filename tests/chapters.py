@@ -49,7 +49,8 @@ def glued_values(notebook: nbformat.NotebookNode) -> dict[str, object]:
             meta = output.get("metadata", {}).get("scrapbook")
             if not meta:
                 continue
-            text = output.get("data", {}).get("text/plain", "")
+            prefix = meta.get("mime_prefix", "")  # display=False stores under application/papermill.record/
+            text = output.get("data", {}).get(prefix + "text/plain", "")
             values[meta["name"]] = _parse(text)
     return values
 

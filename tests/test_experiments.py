@@ -59,7 +59,8 @@ def test_bad_run_arguments():
         run_experiment(seeds=[1, 1])
 
 
-def test_corrupted_cache_entry_is_recomputed(small_config):
+def test_corrupted_cache_entry_is_recomputed(small_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))  # a cache holding only this test's entries
     config = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, curve_every=50)
     first = run_experiment(config, seeds=1, conditions=["student_aux"], progress=False)
     entries = [p for p in cache_dir().rglob("output.pkl") if "_compute_experiment" in str(p)]
