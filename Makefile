@@ -27,7 +27,7 @@ setup: $(STAMP)
 TEST_ENV := SUBLIMINAL_FAST=1 SUBLIMINAL_CACHE=$(CURDIR)/test-artifacts/cache
 
 test: $(STAMP) browser widget-js
-	$(TEST_ENV) $(BIN)/python -m pytest tests book --nbval-lax --sanitize-with tests/nbval_sanitize.cfg
+	$(TEST_ENV) $(BIN)/python -m pytest tests book --nbval-lax --sanitize-with tests/nbval_sanitize.cfg --durations=15
 
 reproduce: $(STAMP)
 	$(BIN)/python -m subliminal reproduce --seeds 10
