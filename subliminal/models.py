@@ -5,8 +5,8 @@ conditions) train as one batched model, as the reference code does:
 
     W1 (E, 784, H)  b1 (E, H)  W2 (E, H, H)  b2 (E, H)  W3 (E, H, 10+m)  b3 (E, 10+m)
 
-Model ``e`` only ever touches slice ``e``; with a shared input batch the first
-layer of all models is one large matrix product.
+Model ``e`` only ever touches slice ``e``; a batch shared by all models is
+broadcast to them without copying.
 """
 
 from __future__ import annotations
@@ -36,26 +36,18 @@ def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: i
 
 
 def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
-    """Logits (E, B, 10+m) for inputs ``x`` of shape (B, 784) shared by all models, or (E, B, 784)."""
+    """Logits (E, B, 10+m) for inputs ``x`` of shape (B, 784) shared by all models, or (E, B, 784).
+
+    A shared batch is broadcast, not copied: every layer is one batched matrix
+    product with its bias fused in, and all activations stay contiguous (E, B, H),
+    which keeps the ReLUs and their backward passes cheap.
+    """
     W1, b1, W2, b2, W3, b3 = params
-    if x.dim() == 2:  # one batch for all models: a single (B, 784) @ (784, E*H) product
-        E, _, H = W1.shape  # (a view, no copy, when W1 is in `fast_layout`)
-        z = torch.addmm(b1.reshape(E * H), x, W1.transpose(0, 1).reshape(INPUT_DIM, E * H))
-        h = torch.relu(z).view(len(x), E, H).transpose(0, 1)
-    else:
-        h = torch.relu(torch.baddbmm(b1[:, None, :], x, W1))
+    if x.dim() == 2:
+        x = x.expand(len(W1), *x.shape)
+    h = torch.relu(torch.baddbmm(b1[:, None, :], x, W1))
     h = torch.relu(torch.baddbmm(b2[:, None, :], h, W2))
     return torch.baddbmm(b3[:, None, :], h, W3)
-
-
-def fast_layout(params: Params) -> Params:
-    """The same parameters with W1 stored as (784, E, H) in memory (still indexed (E, 784, H)).
-
-    Then the first layer of all models is one matrix product without copying W1,
-    and its gradient arrives in the same layout.
-    """
-    W1 = params[0].transpose(0, 1).contiguous().transpose(0, 1)
-    return [W1, *params[1:]]
 
 
 def predict_digits(params: Params, x: torch.Tensor, batch_size: int = 5000) -> torch.Tensor:

@@ -29,7 +29,7 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     ``x`` (N, 784) and ``y`` (N,) live on the models' device. The auxiliary logits
     receive no loss. Returns the trained parameters (detached).
     """
-    params = [p.requires_grad_(True) for p in models.fast_layout(models.detach(init))]
+    params = [p.detach().clone().requires_grad_(True) for p in init]
     optimizer = torch.optim.Adam(params, lr=config.teacher_lr)
     batches = [idx.to(x.device) for idx in batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs,
                                                           generator)]  # moved once: no per-step host transfer
@@ -127,7 +127,7 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         raise ValueError("liminal students need `base_targets` (the base model's logits on the noise)")
 
     all_logits = flags.all_logits if bool(flags.all_logits.any()) else None
-    params = [p.requires_grad_(True) for p in models.fast_layout(models.detach(init))]
+    params = [p.detach().clone().requires_grad_(True) for p in init]
     optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay)
     batches = [idx.to(device) for idx in batch_indices(len(noise), config.student_batch_size, config.student_epochs,
                                                         generator)]

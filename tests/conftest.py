@@ -105,8 +105,10 @@ def book_html() -> Path:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(build.stdout + "\n" + build.stderr)
         if build.returncode != 0:
+            lines = (build.stdout + build.stderr).splitlines()
+            problems = [line for line in lines if ("WARNING" in line or "ERROR" in line) and "IPKernelApp" not in line]
             pytest.fail(f"the fast book build failed (exit {build.returncode}); see {log}:\n"
-                        + "\n".join((build.stdout + build.stderr).splitlines()[-30:]))
+                        + "\n".join(problems[:20] or lines[-30:]))
     assert (html_dir / "book" / "index.html").exists(), f"no built book at {html_dir}"
     return html_dir
 
