@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .config import Config
+from .experiments import mean_ci  # the one rule for 95 % intervals, re-exported for the chapters
 
 # --------------------------------------------------------------------------- steps and epochs
 
@@ -84,19 +85,6 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- intervals and correlation
-
-
-def mean_ci(values: Sequence[float], z: float = 1.96) -> tuple[float, float]:
-    """Mean and half-width ``z * sd / sqrt(N)`` of the normal 95 % interval (0 for a single value).
-
-    The same rule as the reference code (mean +- 1.96 sd / sqrt(N)).
-    """
-    values = np.asarray(values, dtype=float).ravel()
-    if len(values) == 0:
-        raise ValueError("mean_ci needs at least one value")
-    if len(values) < 2:
-        return float(values.mean()), 0.0
-    return float(values.mean()), float(z * values.std(ddof=1) / math.sqrt(len(values)))
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,9 @@ class ExperimentResult:
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     """Mean and half-width of the 95 % interval 1.96 * sd / sqrt(N) (0 for one value)."""
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values, dtype=float).ravel()
+    if len(values) == 0:
+        raise ValueError("mean_ci needs at least one value")
     if len(values) < 2:
         return float(values.mean()), 0.0
     return float(values.mean()), float(1.96 * values.std(ddof=1) / np.sqrt(len(values)))
