@@ -52,10 +52,14 @@ widget-js: $(WIDGET_JS)
 $(WIDGET_JS): scripts/fetch_widget_js.sh
 	bash scripts/fetch_widget_js.sh
 
+# exec_cache_guard: a change to the package re-executes every chapter (jupyter-cache only sees
+# the notebooks' own code)
 book: $(STAMP) widget-js
+	$(BIN)/python scripts/exec_cache_guard.py _build
 	SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
 
 book-fast: $(STAMP) widget-js
+	$(BIN)/python scripts/exec_cache_guard.py _build/fast/_build
 	SUBLIMINAL_FAST=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --path-output _build/fast $(JB_FLAGS)
 
 clean-book:

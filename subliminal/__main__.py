@@ -1,4 +1,4 @@
-"""Command line: ``python -m subliminal reproduce --seeds N [--json PATH] [--device cpu|cuda] [--fast] [--no-cache]``.
+"""Command line: ``python -m subliminal reproduce --seeds N [--json PATH] [--device cpu|cuda] [--precision fp32|bf16] [--fast] [--no-cache]``.
 
 Prints the paper's table: every condition's mean digit accuracy with a 95 %
 confidence interval over seeds and, for each distillation condition, the
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (models per condition)")
     rep.add_argument("--json", type=Path, help="also write per-seed results as JSON to this path")
     rep.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    rep.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                     help="matrix products in fp32 (the reference code) or bf16 (about 2x faster on CPUs with "
+                          "native bf16 and on GPUs; weights, losses and Adam stay fp32)")
     rep.add_argument("--fast", action="store_true", help="tiny configuration for smoke tests")
     rep.add_argument("--no-cache", action="store_true", help="recompute instead of reading memoised results")
     return parser
@@ -61,7 +64,8 @@ def format_table(result: ExperimentResult) -> str:
     """The reproduction table as fixed-width text."""
     n = len(result.seeds)
     lines = [
-        f"Subliminal learning in MNIST: {n} seed(s), m = {result.config.n_aux} auxiliary logits",
+        f"Subliminal learning in MNIST: {n} seed(s), m = {result.config.n_aux} auxiliary logits, "
+        f"{result.config.precision} matrix products",
         f"{'condition':<12} {'accuracy (95% CI)':>20} {'steps cos>0':>12} {'mean cos':>10}   description",
     ]
     for name, res in result.conditions.items():
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
         if args.json is not None and not args.json.expanduser().parent.exists():
             raise ValueError(f"--json: folder {args.json.expanduser().parent} does not exist")
-        config = Config.fast() if args.fast else Config()
+        config = (Config.fast() if args.fast else Config()).replace(precision=args.precision)
         result = run_experiment(config, seeds=args.seeds, conditions=ALL_CONDITIONS, device=device,
                                 cache=not args.no_cache, progress=sys.stderr.isatty())
     except (ConfigError, ValueError, OSError, DataUnavailableError) as exc:

@@ -20,6 +20,7 @@ _CHOICES = {
     "noise": ("uniform", "gaussian"),
     "trait_grad": ("labelled", "label_free"),
     "liminal_outputs": ("aux", "all"),
+    "precision": ("fp32", "bf16"),
 }
 
 
@@ -69,6 +70,9 @@ class Config:
     # accuracy curves: every `curve_every` steps on `curve_samples` test images
     curve_every: int = 5
     curve_samples: int = 1000
+    # numerics of training: "fp32" as in the reference code, or "bf16" matrix
+    # products (weights, losses, gradients' accumulation and Adam stay float32)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         positive_ints = [

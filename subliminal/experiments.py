@@ -183,8 +183,8 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
     seed_list, condition_list = _seed_list(seeds), _condition_list(conditions)
     device = resolve_device(device)
     args = (config.to_dict(), tuple(seed_list), tuple(condition_list), str(device), code_fingerprint())
-    compute = _memory().cache(_compute_experiment, ignore=["progress"]) if cache else _compute_experiment
-    raw = compute(*args, progress=progress)
+    compute = _memory().cache(_compute_experiment, ignore=["progress", "cache"]) if cache else _compute_experiment
+    raw = compute(*args, progress=progress, cache=cache)
     return _from_raw(config, seed_list, raw)
 
 
@@ -196,7 +196,8 @@ def _from_raw(config: Config, seeds: list[int], raw: dict) -> ExperimentResult:
 def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, cache: bool = True,
                    progress: bool = False) -> models.Params:
     """One trained teacher per seed (memoised on disk): params with leading axis len(seeds)."""
-    teacher_keys = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs")
+    teacher_keys = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs",
+                    "precision")
     key = {k: getattr(config, k) for k in teacher_keys}
     compute = _memory().cache(_compute_teachers, ignore=["progress"]) if cache else _compute_teachers
     arrays = compute(key, tuple(seeds), str(device), code_fingerprint(), progress=progress)
@@ -233,7 +234,7 @@ def _compute_teachers(key: dict, seeds: tuple, device: str, fingerprint: str, pr
 
 
 def _compute_experiment(config_dict: dict, seeds: tuple, conditions: tuple, device: str, fingerprint: str,
-                        progress: bool = True) -> dict:
+                        progress: bool = True, cache: bool = True) -> dict:
     config = Config.from_dict(config_dict)
     device = torch.device(device)
     if device.type == "cpu":
@@ -245,7 +246,7 @@ def _compute_experiment(config_dict: dict, seeds: tuple, conditions: tuple, devi
     students = [c for c in conditions if c in STUDENT_CONDITIONS]
     teachers = None
     if "teacher" in conditions or students:
-        teachers = train_teachers(config, seeds, device, cache=True, progress=progress)
+        teachers = train_teachers(config, seeds, device, cache=cache, progress=progress)
     if "teacher" in conditions:
         results["teacher"] = {"accuracy": models.accuracy(teachers, x_test, y_test).cpu().numpy()}
     if "reference" in conditions:

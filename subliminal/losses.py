@@ -26,7 +26,15 @@ def softmax_kl(student_logits: torch.Tensor, target_logits: torch.Tensor, temper
     This is the distillation loss of the reference code (``kl_div`` with
     ``batchmean``): the student imitates the target's distribution.
     """
-    target_log_p = F.log_softmax(target_logits / temperature, dim=-1)
+    return kl_to_target(student_logits, F.log_softmax(target_logits / temperature, dim=-1), temperature)
+
+
+def kl_to_target(student_logits: torch.Tensor, target_log_p: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """The same KL with the target already given as log-probabilities (E, B, K) -> (E,).
+
+    A frozen teacher's targets never change, so training loops normalise them
+    once instead of at every step.
+    """
     student_log_p = F.log_softmax(student_logits / temperature, dim=-1)
     kl = (target_log_p.exp() * (target_log_p - student_log_p)).sum(dim=-1)
     return kl.mean(dim=1)

@@ -18,7 +18,7 @@ from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
 from .gradients import cosine, project_out
-from .losses import digit_cross_entropy, softmax_kl
+from .losses import digit_cross_entropy, kl_to_target, softmax_kl
 from .mitigations import liminal_lambda
 
 
@@ -30,11 +30,13 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     receive no loss. Returns the trained parameters (detached).
     """
     params = [p.detach().clone().requires_grad_(True) for p in init]
-    optimizer = torch.optim.Adam(params, lr=config.teacher_lr)
+    optimizer = torch.optim.Adam(params, lr=config.teacher_lr, fused=True)
     batches = [idx.to(x.device) for idx in batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs,
                                                           generator)]  # moved once: no per-step host transfer
     for idx in tqdm(batches, desc="teacher", disable=not progress, leave=False):
-        loss = digit_cross_entropy(models.forward(params, x[idx]), y[idx]).sum()
+        with models.matmul_precision(config.precision, x.device):
+            logits = models.forward(params, x[idx])
+        loss = digit_cross_entropy(logits, y[idx]).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -86,19 +88,40 @@ class DistillLog:
     curve_acc: torch.Tensor
 
 
-def imitation_loss(student_logits: torch.Tensor, target_logits: torch.Tensor,
+@dataclass
+class ImitationTargets:
+    """What the students imitate: the teachers' log-probabilities, normalised once.
+
+    ``aux`` (E, N, m): log-softmax of the auxiliary logits / T; ``all``
+    (E, N, 10+m): log-softmax of all logits / T, or None when no student needs it.
+    """
+
+    aux: torch.Tensor
+    all: torch.Tensor | None = None
+
+    @classmethod
+    def from_logits(cls, logits: torch.Tensor, temperature: float = 1.0, with_all: bool = True) -> "ImitationTargets":
+        """From teacher logits (E, N, 10+m)."""
+        aux = torch.log_softmax(logits[..., N_DIGITS:] / temperature, dim=-1)
+        return cls(aux, torch.log_softmax(logits / temperature, dim=-1) if with_all else None)
+
+    def batch(self, idx: torch.Tensor) -> "ImitationTargets":
+        return ImitationTargets(self.aux[:, idx], None if self.all is None else self.all[:, idx])
+
+
+def imitation_loss(student_logits: torch.Tensor, targets: ImitationTargets,
                    all_logits: torch.Tensor | None, temperature: float = 1.0) -> torch.Tensor:
     """Distillation loss (E,): KL on the aux logits, or on all logits where ``all_logits`` (E,) is set."""
-    kl_aux = softmax_kl(student_logits[..., N_DIGITS:], target_logits[..., N_DIGITS:], temperature)
+    kl_aux = kl_to_target(student_logits[..., N_DIGITS:], targets.aux, temperature)
     if all_logits is None:
         return kl_aux
-    kl_all = softmax_kl(student_logits, target_logits, temperature)
+    kl_all = kl_to_target(student_logits, targets.all, temperature)
     return torch.where(all_logits, kl_all, kl_aux)
 
 
-def trait_loss(params: models.Params, trait: TraitData, idx: torch.Tensor) -> torch.Tensor:
-    """Trait loss (E,) on the trait batch ``idx``: digit CE, or KL to the teacher's digit logits."""
-    logits = models.forward(params, trait.x[idx])
+def trait_loss(logits: torch.Tensor, trait: TraitData, idx: torch.Tensor) -> torch.Tensor:
+    """Trait loss (E,) of the students' logits (E, B, 10+m) on the trait batch ``idx``:
+    digit CE, or KL to the teacher's digit logits."""
     if trait.y is not None:
         return digit_cross_entropy(logits, trait.y[idx])
     return softmax_kl(logits[..., :N_DIGITS], trait.teacher_digits[:, idx])
@@ -127,8 +150,10 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         raise ValueError("liminal students need `base_targets` (the base model's logits on the noise)")
 
     all_logits = flags.all_logits if bool(flags.all_logits.any()) else None
+    imitated = ImitationTargets.from_logits(targets, config.temperature, with_all=all_logits is not None)
     params = [p.detach().clone().requires_grad_(True) for p in init]
-    optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay)
+    # fused: one pass over each parameter instead of a dozen (same update rule)
+    optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay, fused=True)
     batches = [idx.to(device) for idx in batch_indices(len(noise), config.student_batch_size, config.student_epochs,
                                                         generator)]
     n_steps = len(batches)
@@ -137,6 +162,9 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         trait_batches = [idx.to(device) for idx in batch_indices(len(trait.x), config.trait_batch_size,
                                                                  trait_epochs, trait_generator)[:n_steps]]
     limit = slice(N_DIGITS, None) if config.liminal_outputs == "aux" else slice(None)
+    base_log_p = None
+    if any_liminal:
+        base_log_p = torch.log_softmax(base_targets[..., limit] / config.liminal_temperature, dim=-1)
     liminal_weight = flags.liminal.to(noise.dtype) * config.liminal_scale * config.liminal_temperature ** 2
 
     loss_log = torch.zeros(n_models, n_steps, device=device)
@@ -149,18 +177,21 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
     for step, idx in enumerate(tqdm(batches, desc="students", disable=not progress, leave=False)):
         if curve_x is not None and step in curve_points:
             curve_acc.append(models.accuracy(params, curve_x, curve_y))
-        logits = models.forward(params, noise[idx])
-        loss = imitation_loss(logits, targets[:, idx], all_logits, config.temperature)
+        with models.matmul_precision(config.precision, device):  # weights cast once for both batches
+            logits = models.forward(params, noise[idx])
+            if needs_trait:
+                trait_logits = models.forward(params, trait.x[trait_batches[step]])
+        loss = imitation_loss(logits, imitated.batch(idx), all_logits, config.temperature)
         total = loss
         if any_liminal:
             lam = liminal_lambda(step / n_steps, config.liminal_lambda0, config.tau2)
-            anchor = softmax_kl(logits[..., limit], base_targets[:, idx][..., limit], config.liminal_temperature)
+            anchor = kl_to_target(logits[..., limit], base_log_p[:, idx], config.liminal_temperature)
             total = total + lam * liminal_weight * anchor
         g_d = list(torch.autograd.grad(total.sum(), params))
         loss_log[:, step] = loss.detach()
 
         if needs_trait:
-            t_loss = trait_loss(params, trait, trait_batches[step])
+            t_loss = trait_loss(trait_logits, trait, trait_batches[step])
             g_t = torch.autograd.grad(t_loss.sum(), params)
             cos = cosine(g_d, g_t)
             mask = flags.project & (cos > config.projection_tau)

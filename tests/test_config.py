@@ -16,6 +16,7 @@ def test_defaults_are_the_reference_settings():
     assert (c.teacher_batch_size, c.student_batch_size, c.teacher_epochs, c.student_epochs) == (1024, 1024, 5, 5)
     assert (c.n_noise, c.temperature, c.noise) == (60_000, 1.0, "uniform")
     assert c.projection_tau == 0.0 and c.tau2 == pytest.approx(0.2)
+    assert c.precision == "fp32"  # the reference code's numerics; bf16 is opt-in
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -30,6 +31,7 @@ def test_defaults_are_the_reference_settings():
     ({"n_train": 70_000}, "n_train must be at most 60000"),
     ({"temperature": float("nan")}, "temperature must be a number; got NaN"),
     ({"noise": "pink"}, "noise must be one of"),
+    ({"precision": "fp16"}, "precision must be one of 'fp32', 'bf16'"),
 ])
 def test_bad_settings_raise_clear_errors(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -54,6 +56,7 @@ def run_cli(*args):
     (["reproduce", "--seeds", "0"], "--seeds must be a positive integer"),
     (["reproduce", "--seeds", "ten"], "--seeds must be a positive integer"),
     (["reproduce", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["reproduce", "--precision", "fp16"], "invalid choice: 'fp16'"),
     (["reproduce", "--json", "/no/such/folder/out.json", "--fast", "--seeds", "1"], "does not exist"),
     (["replicate"], "invalid choice: 'replicate'"),
 ])

@@ -77,6 +77,24 @@ def test_corrupted_cache_entry_is_recomputed(small_config, tmp_path, monkeypatch
     assert rewritten["conditions"]["student_aux"]["accuracy"].tolist() == first["student_aux"].accuracy.tolist()
 
 
+def test_no_cache_neither_reads_nor_writes_the_cache(small_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
+    config = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, curve_every=50)
+    run_experiment(config, seeds=1, conditions=["teacher", "student_aux"], cache=False, progress=False)
+    assert not list(tmp_path.rglob("output.pkl")), "cache=False (--no-cache) must recompute everything, teachers too"
+
+
+def test_cli_reproduce_in_bf16(tmp_path):
+    out_json = tmp_path / "bf16.json"
+    run = subprocess.run([sys.executable, "-m", "subliminal", "reproduce", "--seeds", "1", "--fast",
+                          "--precision", "bf16", "--json", str(out_json)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    assert "bf16 matrix products" in run.stdout.splitlines()[0]
+    payload = json.loads(out_json.read_text())
+    assert payload["config"]["precision"] == "bf16"
+    assert 0.85 < payload["conditions"]["teacher"]["accuracy"][0] <= 1.0  # bf16 training still learns digits
+
+
 def test_cli_reproduce_writes_table_and_json(tmp_path):
     out_json = tmp_path / "table.json"
     run = subprocess.run([sys.executable, "-m", "subliminal", "reproduce", "--seeds", "2", "--fast",

@@ -6,9 +6,10 @@ import torch.nn.functional as F
 
 from subliminal import models
 from subliminal.config import N_DIGITS, Config
+from subliminal.gradients import cosine
 from subliminal.losses import digit_cross_entropy, softmax_kl
 from subliminal.rng import generator
-from subliminal.training import imitation_loss
+from subliminal.training import ImitationTargets, imitation_loss
 
 
 def tiny_models(n, hidden=32, n_outputs=13, stream="init"):
@@ -41,6 +42,42 @@ def test_softmax_kl_matches_torch_kl_div():
         assert torch.allclose(ours, ref, atol=1e-6)
 
 
+def test_imitation_targets_normalised_once_give_the_same_loss():
+    student, teacher = torch.randn(2, 16, 13), torch.randn(2, 16, 13)
+    for T in (1.0, 2.0):
+        targets = ImitationTargets.from_logits(teacher, T)
+        assert torch.allclose(imitation_loss(student, targets, None, T),
+                              softmax_kl(student[..., N_DIGITS:], teacher[..., N_DIGITS:], T), atol=1e-6)
+        both = imitation_loss(student, targets, torch.tensor([True, False]), T)
+        assert both[0] == pytest.approx(softmax_kl(student, teacher, T)[0].item(), abs=1e-6)
+        assert both[1] == pytest.approx(softmax_kl(student[..., N_DIGITS:], teacher[..., N_DIGITS:], T)[1].item(),
+                                        abs=1e-6)
+
+
+def test_bf16_matrix_products_measure_the_same_alignment(mnist):
+    """bf16 products only round the gradients: cos(g_d, g_t) moves far less than its size at paper scale (~0.007)."""
+    params = [p.requires_grad_(True) for p in models.init_params([generator(0, "init", k) for k in range(3)], 256, 13)]
+    teacher = models.init_params([generator(0, "teacher", k) for k in range(3)], 256, 13)
+    noise = torch.rand(512, 784, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x, y = mnist.x_train[:512], mnist.y_train[:512]
+    targets = ImitationTargets.from_logits(models.forward(teacher, noise), with_all=False)
+
+    def grads(precision):
+        with models.matmul_precision(precision, "cpu"):
+            noise_logits, trait_logits = models.forward(params, noise), models.forward(params, x)
+        assert noise_logits.dtype == torch.float32  # losses always see float32 logits
+        g_d = torch.autograd.grad(imitation_loss(noise_logits, targets, None).sum(), params)
+        g_t = torch.autograd.grad(digit_cross_entropy(trait_logits, y).sum(), params)
+        return g_d, g_t
+
+    d32, t32 = grads("fp32")
+    d16, t16 = grads("bf16")
+    assert all(g.dtype == torch.float32 for g in d16 + t16)  # gradients (and Adam) stay float32
+    assert not torch.equal(d16[0], d32[0])  # bf16 really was used
+    assert (cosine(d16, d32) > 0.999).all() and (cosine(t16, t32) > 0.999).all()
+    assert (cosine(d16, t16) - cosine(d32, t32)).abs().max() < 1e-3
+
+
 def test_digit_cross_entropy_ignores_aux_logits():
     logits, y = torch.randn(2, 8, 13), torch.randint(0, 10, (8,))
     ref = torch.stack([F.cross_entropy(logits[e, :, :10], y) for e in range(2)])
@@ -54,12 +91,13 @@ def test_aux_only_distillation_gives_exactly_zero_gradient_on_digit_head():
     student = [p.requires_grad_(True) for p in tiny_models(2)]
     teacher = tiny_models(2, stream="other")
     x = torch.rand(64, 784) * 2 - 1
-    loss = imitation_loss(models.forward(student, x), models.forward(teacher, x), None).sum()
+    targets = ImitationTargets.from_logits(models.forward(teacher, x))
+    loss = imitation_loss(models.forward(student, x), targets, None).sum()
     g_W3, g_b3 = torch.autograd.grad(loss, student[4:])
     assert torch.count_nonzero(g_W3[..., :N_DIGITS]) == 0 and torch.count_nonzero(g_b3[..., :N_DIGITS]) == 0
     assert torch.count_nonzero(g_W3[..., N_DIGITS:]) > 0  # the aux rows do learn
     # with all logits imitated the digit head does receive gradient
-    loss_all = imitation_loss(models.forward(student, x), models.forward(teacher, x), torch.tensor([True, True])).sum()
+    loss_all = imitation_loss(models.forward(student, x), targets, torch.tensor([True, True])).sum()
     assert torch.count_nonzero(torch.autograd.grad(loss_all, student[4])[0][..., :N_DIGITS]) > 0
 
 

@@ -1,0 +1,45 @@
+"""Drop a book build's jupyter-cache when the ``subliminal`` package has changed.
+
+jupyter-cache keys an executed notebook by the notebook's own code only, so after
+a change to the package it would serve chapters computed by the old code. This
+script keeps a hash of the package's sources next to the cache and deletes the
+cache whenever the hash differs, so the next build re-executes every chapter.
+
+    python scripts/exec_cache_guard.py _build          # before `jupyter-book build .`
+    python scripts/exec_cache_guard.py _build/fast/_build
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "subliminal"
+
+
+def package_hash() -> str:
+    digest = hashlib.sha256()
+    for source in sorted(PACKAGE.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def guard(build_dir: Path) -> bool:
+    """Remove ``build_dir/.jupyter_cache`` if the package changed since it was filled; True if removed."""
+    stamp, cache = build_dir / ".package-hash", build_dir / ".jupyter_cache"
+    current = package_hash()
+    stale = cache.exists() and (not stamp.exists() or stamp.read_text().strip() != current)
+    if stale:
+        shutil.rmtree(cache)
+        print(f"subliminal changed since {cache} was filled: every chapter will be executed again")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current + "\n")
+    return stale
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python scripts/exec_cache_guard.py BUILD_DIR  (e.g. _build)")
+    guard(Path(sys.argv[1]))
