@@ -15,8 +15,8 @@ from .config import N_DIGITS
 
 def digit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the digit logits 0-9 (E, B, 10+m) against labels (B,) -> (E,)."""
-    log_probs = F.log_softmax(logits[..., :N_DIGITS], dim=-1)
-    picked = log_probs.gather(-1, labels.view(1, -1, 1).expand(len(logits), -1, 1))
+    digit_log_p = F.log_softmax(logits[..., :N_DIGITS], dim=-1)
+    picked = digit_log_p.gather(-1, labels.view(1, -1, 1).expand(len(logits), -1, 1))
     return -picked.squeeze(-1).mean(dim=1)
 
 
@@ -26,7 +26,12 @@ def softmax_kl(student_logits: torch.Tensor, target_logits: torch.Tensor, temper
     This is the distillation loss of the reference code (``kl_div`` with
     ``batchmean``): the student imitates the target's distribution.
     """
-    return kl_to_target(student_logits, F.log_softmax(target_logits / temperature, dim=-1), temperature)
+    return kl_to_target(student_logits, log_probs(target_logits, temperature), temperature)
+
+
+def log_probs(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log softmax(logits / T) over the last axis (same shape)."""
+    return F.log_softmax(logits / temperature, dim=-1)
 
 
 def kl_to_target(student_logits: torch.Tensor, target_log_p: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -35,6 +40,6 @@ def kl_to_target(student_logits: torch.Tensor, target_log_p: torch.Tensor, tempe
     A frozen teacher's targets never change, so training loops normalise them
     once instead of at every step.
     """
-    student_log_p = F.log_softmax(student_logits / temperature, dim=-1)
+    student_log_p = log_probs(student_logits, temperature)
     kl = (target_log_p.exp() * (target_log_p - student_log_p)).sum(dim=-1)
     return kl.mean(dim=1)

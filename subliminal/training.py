@@ -18,7 +18,7 @@ from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
 from .gradients import cosine, project_out
-from .losses import digit_cross_entropy, kl_to_target, softmax_kl
+from .losses import digit_cross_entropy, kl_to_target, log_probs, softmax_kl
 from .mitigations import liminal_lambda
 
 
@@ -102,8 +102,7 @@ class ImitationTargets:
     @classmethod
     def from_logits(cls, logits: torch.Tensor, temperature: float = 1.0, with_all: bool = True) -> "ImitationTargets":
         """From teacher logits (E, N, 10+m)."""
-        aux = torch.log_softmax(logits[..., N_DIGITS:] / temperature, dim=-1)
-        return cls(aux, torch.log_softmax(logits / temperature, dim=-1) if with_all else None)
+        return cls(log_probs(logits[..., N_DIGITS:], temperature), log_probs(logits, temperature) if with_all else None)
 
     def batch(self, idx: torch.Tensor) -> "ImitationTargets":
         return ImitationTargets(self.aux[:, idx], None if self.all is None else self.all[:, idx])
@@ -162,9 +161,7 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         trait_batches = [idx.to(device) for idx in batch_indices(len(trait.x), config.trait_batch_size,
                                                                  trait_epochs, trait_generator)[:n_steps]]
     limit = slice(N_DIGITS, None) if config.liminal_outputs == "aux" else slice(None)
-    base_log_p = None
-    if any_liminal:
-        base_log_p = torch.log_softmax(base_targets[..., limit] / config.liminal_temperature, dim=-1)
+    base_log_p = log_probs(base_targets[..., limit], config.liminal_temperature) if any_liminal else None
     liminal_weight = flags.liminal.to(noise.dtype) * config.liminal_scale * config.liminal_temperature ** 2
 
     loss_log = torch.zeros(n_models, n_steps, device=device)
