@@ -3,7 +3,6 @@
     python -m subliminal reproduce --seeds N [--json PATH] [--device cpu|cuda] [--precision fp32|bf16]
                                    [--fast] [--no-cache]
 
-
 Prints the paper's table: every condition's mean digit accuracy with a 95 %
 confidence interval over seeds and, for each distillation condition, the
 fraction of steps with positive gradient alignment and the mean cosine.
