@@ -1,7 +1,9 @@
 """Statistics the chapters report: accuracy tables, alignment summaries, correlations.
 
 Everything here works on plain numpy arrays or on the result objects of
-:mod:`subliminal.experiments` and :mod:`subliminal.theory`; nothing trains a model.
+:mod:`subliminal.results` and :mod:`subliminal.theory`; nothing trains a model.
+Intervals come from :func:`subliminal.results.mean_ci` (Student's t), correlations
+from :mod:`scipy.stats`.
 
 Shapes follow :class:`~subliminal.experiments.ConditionResult`: per-seed
 arrays are (N,), per-step arrays are (N, S) with one row per seed.
@@ -9,14 +11,14 @@ arrays are (N,), per-step arrays are (N, S) with one row per seed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+from scipy import stats
 
 from .config import Config
-from .experiments import mean_ci  # the one rule for 95 % intervals, re-exported for the chapters
+from .results import mean_ci, summary_table  # the one interval and the one table, re-exported for the chapters
 
 # --------------------------------------------------------------------------- steps and epochs
 
@@ -89,7 +91,7 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Correlation:
-    """Pearson ``r`` with a Fisher-z 95 % interval [``low``, ``high``] and Spearman ``rho`` over ``n`` pairs."""
+    """Pearson ``r`` with its 95 % interval [``low``, ``high``] and Spearman ``rho`` over ``n`` pairs."""
 
     r: float
     low: float
@@ -98,43 +100,23 @@ class Correlation:
     n: int
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 0..n-1 with ties given their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values))
-    for v in np.unique(values):
-        tied = values == v
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    return ranks
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(), y - y.mean()
-    denom = math.sqrt(float((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / denom) if denom > 0 else float("nan")
-
-
 def correlation(x: Sequence[float], y: Sequence[float]) -> Correlation:
-    """Pearson and Spearman correlation of paired samples, with a Fisher-z interval for Pearson's r.
-
-    The interval needs at least 4 pairs (it is NaN otherwise); r is NaN when
-    either sample is constant.
-    """
+    """Pearson and Spearman correlation of paired samples (scipy.stats), with the Fisher-z 95 %
+    interval for Pearson's r (NaN with fewer than 4 pairs); r is NaN when either sample is constant."""
     x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}")
     if len(x) < 2:
         raise ValueError("correlation needs at least two pairs")
-    r = _pearson(x, y)
-    rho = _pearson(_ranks(x), _ranks(y))
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Correlation(r=float("nan"), low=float("nan"), high=float("nan"), rho=float("nan"), n=len(x))
+    pearson = stats.pearsonr(x, y)
     low = high = float("nan")
-    if len(x) > 3 and np.isfinite(r):
-        z = math.atanh(min(max(r, -0.999999), 0.999999))
-        half = 1.96 / math.sqrt(len(x) - 3)
-        low, high = math.tanh(z - half), math.tanh(z + half)
-    return Correlation(r=r, low=low, high=high, rho=rho, n=len(x))
+    if len(x) > 3:
+        interval = pearson.confidence_interval(0.95)
+        low, high = float(interval.low), float(interval.high)
+    return Correlation(r=float(pearson.statistic), low=low, high=high, rho=float(stats.spearmanr(x, y).statistic),
+                       n=len(x))
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
@@ -147,20 +129,6 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 # --------------------------------------------------------------------------- experiment summaries
-
-
-def accuracy_table(result, conditions: Iterable[str] | None = None):
-    """A DataFrame, one row per condition: mean accuracy and 95 % CI half-width (percent), min, max, N."""
-    import pandas as pd
-
-    names = list(conditions) if conditions is not None else list(result.conditions)
-    rows = []
-    for name in names:
-        acc = 100.0 * np.asarray(result[name].accuracy, dtype=float)
-        mean, half = mean_ci(acc)
-        rows.append({"condition": name, "accuracy (%)": mean, "95% CI (±)": half,
-                     "min (%)": float(acc.min()), "max (%)": float(acc.max()), "seeds": len(acc)})
-    return pd.DataFrame(rows).set_index("condition")
 
 
 def head_shift_max(result, conditions: Iterable[str] = ("student_aux",)) -> float:
@@ -191,7 +159,7 @@ def alignment_stats(result, condition: str = "student_aux") -> AlignmentStats:
         raise ValueError(f"condition {condition!r} has no cosine record (run with track_alignment=True)")
     cos = np.asarray(res.cosine, dtype=float)
     split = early_late(cos, min(steps_per_epoch(result.config), cos.shape[1] - 1))
-    return AlignmentStats(frac_positive=(cos > 0).mean(axis=1), mean_cosine=cos.mean(axis=1),
+    return AlignmentStats(frac_positive=res.frac_positive, mean_cosine=res.mean_cosine,
                           early=split.early, late=split.late, accuracy=np.asarray(res.accuracy, dtype=float))
 
 
@@ -277,7 +245,7 @@ def breakdown_lr(check, tolerance: float = 0.1) -> float:
 
 __all__ = [
     "steps_per_epoch", "epoch_of_step", "epoch_means", "EarlyLate", "early_late", "moving_average",
-    "mean_ci", "Correlation", "correlation", "loglog_slope", "accuracy_table", "head_shift_max",
+    "mean_ci", "summary_table", "Correlation", "correlation", "loglog_slope", "head_shift_max",
     "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "gain_fraction_by", "epoch_gains",
     "single_step_table", "linear_ratio", "breakdown_lr",
 ]

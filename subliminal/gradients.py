@@ -7,6 +7,8 @@ slices, flattened over the whole network (about 270k numbers at paper scale).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 Grads = list[torch.Tensor]
@@ -29,13 +31,40 @@ def cosine(a: Grads, b: Grads, eps: float = 1e-30) -> torch.Tensor:
     return torch.where(norms > eps, dot / norms.clamp_min(eps), torch.zeros_like(dot))
 
 
-def project_out(g_d: Grads, g_t: Grads, where: torch.Tensor, eps: float = 1e-30) -> Grads:
-    """Remove the g_t component of g_d for the models flagged in ``where`` (E,) bool.
+def project_out(g_d: Grads, g_t: Grads, where: torch.Tensor, beta: float = 1.0, eps: float = 1e-30) -> Grads:
+    """Remove the fraction ``beta`` of the g_t component of g_d for the models flagged in ``where`` (E,) bool.
 
-        g_d <- g_d - (<g_d, g_t> / ||g_t||^2) g_t
+        g_d <- g_d - beta (<g_d, g_t> / ||g_t||^2) g_t
 
-    The result is orthogonal to g_t for flagged models and equal to g_d elsewhere.
+    With ``beta = 1`` the result is orthogonal to g_t for flagged models; unflagged
+    models (and ``beta = 0``) keep g_d exactly.
     """
-    coef = flat_dot(g_d, g_t) / flat_dot(g_t, g_t).clamp_min(eps)
+    coef = beta * flat_dot(g_d, g_t) / flat_dot(g_t, g_t).clamp_min(eps)
     coef = torch.where(where, coef, torch.zeros_like(coef))
     return [d - coef.view(-1, *([1] * (d.dim() - 1))) * t for d, t in zip(g_d, g_t)]
+
+
+def pick(grads: Grads, layers: Sequence[int]) -> Grads:
+    """The tensors of ``grads`` at positions ``layers`` (e.g. the hidden layers' weights and biases)."""
+    return [grads[i] for i in layers]
+
+
+def put(grads: Grads, layers: Sequence[int], parts: Grads) -> Grads:
+    """A copy of the list ``grads`` with the tensors at ``layers`` replaced by ``parts``."""
+    out = list(grads)
+    for i, part in zip(layers, parts):
+        out[i] = part
+    return out
+
+
+def random_like(grads: Grads, generator: torch.Generator) -> Grads:
+    """A random direction with the same norm as ``grads`` in every tensor and model (a placebo g_t).
+
+    Each tensor's entries are i.i.d. N(0, 1), rescaled per model to that tensor's norm in ``grads``.
+    """
+    out = []
+    for g in grads:
+        noise = torch.randn(g.shape, generator=generator).to(g.device, g.dtype)
+        scale = g.reshape(len(g), -1).norm(dim=1) / noise.reshape(len(g), -1).norm(dim=1).clamp_min(1e-30)
+        out.append(noise * scale.view(-1, *([1] * (g.dim() - 1))))
+    return out

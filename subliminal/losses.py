@@ -14,9 +14,9 @@ from .config import N_DIGITS
 
 
 def digit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the digit logits 0-9 (E, B, 10+m) against labels (B,) -> (E,)."""
+    """Cross-entropy of the digit logits 0-9 (E, B, 10+m) against labels (B,), or per model (E, B) -> (E,)."""
     digit_log_p = F.log_softmax(logits[..., :N_DIGITS], dim=-1)
-    picked = digit_log_p.gather(-1, labels.view(1, -1, 1).expand(len(logits), -1, 1))
+    picked = digit_log_p.gather(-1, labels.expand(len(logits), -1).unsqueeze(-1))
     return -picked.squeeze(-1).mean(dim=1)
 
 

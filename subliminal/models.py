@@ -19,7 +19,8 @@ import torch
 from .config import INPUT_DIM, N_DIGITS
 
 Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
-PARAM_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+#: Positions in ``Params`` of the whole network and of the hidden layers (W1, b1, W2, b2).
+LAYERS: dict[str, tuple[int, ...]] = {"all": (0, 1, 2, 3, 4, 5), "hidden": (0, 1, 2, 3)}
 
 
 def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: int,
@@ -74,6 +75,24 @@ def predict_digits(params: Params, x: torch.Tensor, batch_size: int = 5000) -> t
     """Digit predictions (E, N): argmax over logits 0-9 (the auxiliary logits are ignored)."""
     with torch.no_grad():
         return torch.cat([forward(params, chunk)[..., :N_DIGITS].argmax(-1) for chunk in x.split(batch_size)], dim=1)
+
+
+def digit_head(params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digit head: rows 0-9 of the last layer, W3[..., :10] (E, H, 10) and b3[..., :10] (E, 10)."""
+    return params[4][..., :N_DIGITS], params[5][..., :N_DIGITS]
+
+
+def digit_head_shift(params: Params, start: Params) -> torch.Tensor:
+    """(E,) the largest absolute change of any digit-head weight or bias between ``start`` and ``params``."""
+    return torch.stack([(now - then).abs().flatten(1).amax(1)
+                        for now, then in zip(digit_head(params), digit_head(start))]).amax(0)
+
+
+def with_digit_head(params: Params, head_from: Params) -> Params:
+    """A copy of ``params`` whose digit head is taken from ``head_from`` (e.g. the initial head)."""
+    W3, b3 = params[4].clone(), params[5].clone()
+    W3[..., :N_DIGITS], b3[..., :N_DIGITS] = digit_head(head_from)
+    return [*params[:4], W3, b3]
 
 
 def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -11,34 +11,16 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import matplotlib
+import matplotlib.pyplot as plt  # registers the notebook's figure display
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402  (registers the notebook's figure display)
-import numpy as np  # noqa: E402
+from . import analysis
+from .results import CHANCE_PERCENT as CHANCE
+from .results import CONDITIONS, info
 
-from . import analysis  # noqa: E402
-
-CONDITION_COLORS: dict[str, str] = {
-    "teacher": "#000000",
-    "reference": "#999999",
-    "student_aux": "#0072B2",
-    "student_all": "#56B4E9",
-    "cross_aux": "#D55E00",
-    "cross_all": "#E69F00",
-    "projection": "#009E73",
-    "liminal": "#CC79A7",
-}
-CONDITION_LABELS: dict[str, str] = {
-    "teacher": "teacher",
-    "reference": "reference (untrained init)",
-    "student_aux": "student, aux logits",
-    "student_all": "student, all logits",
-    "cross_aux": "cross-model, aux logits",
-    "cross_all": "cross-model, all logits",
-    "projection": "student + projection",
-    "liminal": "student + liminal",
-}
+CONDITION_COLORS: dict[str, str] = {name: c.color for name, c in CONDITIONS.items()}
+CONDITION_LABELS: dict[str, str] = {name: c.label for name, c in CONDITIONS.items()}
 INIT_COLORS = {"shared": CONDITION_COLORS["student_aux"], "cross": CONDITION_COLORS["cross_aux"]}
-CHANCE = 10.0  # percent: ten digit classes
 WIDTH = 7.5  # inches: the width of the book's text column at readable font sizes
 
 _STYLE = {
@@ -50,12 +32,12 @@ _STYLE = {
 
 def color(condition: str) -> str:
     """The colour of a condition (grey for unknown names)."""
-    return CONDITION_COLORS.get(condition, "#555555")
+    return info(condition).color
 
 
 def label(condition: str) -> str:
     """The legend label of a condition."""
-    return CONDITION_LABELS.get(condition, condition)
+    return info(condition).label
 
 
 def _figure(nrows: int = 1, ncols: int = 1, height: float = 3.2, width: float = WIDTH, **kwargs):

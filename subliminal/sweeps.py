@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, ConfigError
-from .experiments import ALL_CONDITIONS, mean_ci, run_experiment
+from .experiments import condition_specs, run_experiment
+from .results import mean_ci
 
 #: The pair a transfer sweep compares: the shared-init aux-only student and its cross-model control.
 TRANSFER_CONDITIONS: tuple[str, ...] = ("student_aux", "cross_aux")
@@ -60,10 +61,11 @@ def _check_arguments(parameter: str, values: Sequence[Any], config: Config,
         raise SweepError(f"values for {parameter!r} must be distinct; got {values!r}")
     if isinstance(conditions, str):
         conditions = [conditions]
+    try:
+        condition_specs(conditions)
+    except ValueError as err:
+        raise SweepError(str(err)) from None
     conditions = list(dict.fromkeys(conditions))
-    unknown = [c for c in conditions if c not in ALL_CONDITIONS]
-    if unknown or not conditions:
-        raise SweepError(f"unknown condition(s) {unknown}; choose from {list(ALL_CONDITIONS)}")
     configs = []
     for value in values:
         try:
@@ -74,7 +76,7 @@ def _check_arguments(parameter: str, values: Sequence[Any], config: Config,
 
 
 def sweep(parameter: str, values: Sequence[Any], config: Config | None = None, seeds: int | Iterable[int] = 3,
-          conditions: Sequence[str] = TRANSFER_CONDITIONS, device: str | None = "cpu", cache: bool = True,
+          conditions: Sequence[str] = TRANSFER_CONDITIONS, device: str | None = None, cache: bool = True,
           progress: bool = False) -> pd.DataFrame:
     """Run ``conditions`` for every value of the Config setting ``parameter``; a tidy DataFrame.
 
@@ -120,10 +122,10 @@ def _tidy(result, parameter: str, value: Any) -> pd.DataFrame:
             if res.loss is not None:
                 row["final_loss"] = float(res.loss[i, -n_last:].mean())
             if res.cosine is not None:
-                row["frac_positive"] = float((res.cosine[i] > 0).mean())
-                row["mean_cosine"] = float(res.cosine[i].mean())
+                row["frac_positive"] = float(res.frac_positive[i])
+                row["mean_cosine"] = float(res.mean_cosine[i])
             if res.projected is not None:
-                row["frac_projected"] = float(res.projected[i].mean())
+                row["frac_projected"] = float(res.frac_projected[i])
             if res.digit_head_shift is not None:
                 row["digit_head_shift"] = float(res.digit_head_shift[i])
             rows.append(row)
@@ -131,7 +133,7 @@ def _tidy(result, parameter: str, value: Any) -> pd.DataFrame:
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95 % half-width (1.96 sd / sqrt N) of the accuracy per (parameter, value, condition).
+    """Mean and 95 % t-interval half-width of the accuracy per (parameter, value, condition).
 
     Other numeric columns of ``frame`` (loss, alignment) are averaged over seeds.
     Rows keep the order in which the values and conditions were swept.
@@ -162,7 +164,7 @@ def transfer_table(frame: pd.DataFrame) -> pd.DataFrame:
     if all(c in wide.columns for c in TRANSFER_CONDITIONS):
         wide["transfer (points)"] = wide[TRANSFER_CONDITIONS[0]] - wide[TRANSFER_CONDITIONS[1]]
     wide.columns.name = None
-    return wide.rename(columns={c: f"{c} (%)" for c in ALL_CONDITIONS})
+    return wide.rename(columns={c: f"{c} (%)" for c in table["condition"].unique()})
 
 
 def sweep_effect(frame: pd.DataFrame, parameter: str | None = None, condition: str = "student_aux") -> float:

@@ -1,15 +1,26 @@
 """Training loops: the teacher on digits, the students on noise.
 
-Both loops train a whole ensemble at once (see ``models``). Every model sees
-the same minibatch at every step; models differ in their initialisation and,
-for students, in per-model flags that select the loss and the mitigation. The
-distillation loop measures, at every step and for every model, the cosine
-between the distillation gradient ``g_d`` and the trait gradient ``g_t``.
+Both loops train a whole ensemble at once (see ``models``): every model sees the
+same minibatch at every step, and models differ in their initialisation and in
+per-model masks. The student loop :func:`distill` is built from small parts and
+reads like the chapters::
+
+    forward -> loss terms -> g_d (and g_t) -> gradient transforms -> optimiser step -> probes
+
+* **loss terms** ``term(logits, idx, t) -> (E,)``: :class:`Imitation` (the teacher's
+  aux or all logits) and :class:`~subliminal.mitigations.LiminalAnchor`;
+* a **trait gradient** :class:`TraitGradient` ``g_t`` (true labels, the teacher's digit
+  logits, shuffled labels, or a random direction with g_t's per-layer norms);
+* **gradient transforms** ``transform(g_d, g_t) -> (g_d, fired)``, e.g.
+  :class:`~subliminal.mitigations.Projection`;
+* **probes** that keep their own per-step logs: :class:`LossProbe`,
+  :class:`AlignmentProbe`, :class:`UpdateProbe`, :class:`CurveProbe`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -17,9 +28,8 @@ from tqdm.auto import tqdm
 from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
-from .gradients import cosine, project_out
+from .gradients import Grads, cosine, flat_dot, random_like
 from .losses import digit_cross_entropy, kl_to_target, log_probs, softmax_kl
-from .mitigations import liminal_lambda
 
 
 def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config: Config,
@@ -43,113 +53,217 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     return models.detach(params)
 
 
-@dataclass
-class StudentFlags:
-    """Per-model switches of a student ensemble, each a bool tensor (E,).
+# --------------------------------------------------------------------------- loss terms
 
-    ``all_logits``: imitate all 10+m logits (else the m auxiliary ones only);
-    ``project``: apply the projection mitigation; ``liminal``: add the liminal term.
+
+class LossTerm(Protocol):
+    """A term of the students' loss: ``term(logits (E, B, 10+m), idx (B,), t) -> (E,)``."""
+
+    name: str
+
+    def __call__(self, logits: torch.Tensor, idx: torch.Tensor, t: float) -> torch.Tensor: ...
+
+
+class Imitation:
+    """The distillation loss: KL(softmax(teacher / T) || softmax(student / T)) on the noise batch.
+
+    ``teacher_logits`` (E, N, 10+m): each student's teacher on all noise images, normalised
+    once (the teacher is frozen). Models flagged in ``all_logits`` (E,) imitate all 10+m
+    logits, the others the m auxiliary ones only.
     """
 
-    all_logits: torch.Tensor
-    project: torch.Tensor
-    liminal: torch.Tensor
+    name = "imitation"
+
+    def __init__(self, teacher_logits: torch.Tensor, all_logits: torch.Tensor | None = None,
+                 temperature: float = 1.0):
+        self.temperature = temperature
+        self.all_logits = all_logits if all_logits is not None and bool(all_logits.any()) else None
+        self.aux_log_p = log_probs(teacher_logits[..., N_DIGITS:], temperature)
+        self.all_log_p = log_probs(teacher_logits, temperature) if self.all_logits is not None else None
+
+    def __call__(self, logits: torch.Tensor, idx: torch.Tensor, t: float = 0.0) -> torch.Tensor:
+        kl_aux = kl_to_target(logits[..., N_DIGITS:], self.aux_log_p[:, idx], self.temperature)
+        if self.all_logits is None:
+            return kl_aux
+        kl_all = kl_to_target(logits, self.all_log_p[:, idx], self.temperature)
+        return torch.where(self.all_logits, kl_all, kl_aux)
+
+
+# --------------------------------------------------------------------------- the trait gradient
 
 
 @dataclass
-class TraitData:
-    """What the trait gradient g_t is computed on.
+class TraitGradient:
+    """What g_t is, per model: the gradient of a trait loss on a batch of MNIST training images.
 
-    ``x`` (N, 784) MNIST training images; ``y`` (N,) their labels (labelled
-    variant) or ``None``; ``teacher_digits`` (E, N, 10) the teachers' digit
-    logits on ``x`` (label-free variant) or ``None``.
+    ``x`` (N, 784); ``labels`` (E, N): each model's labels (the true ones, or a fixed
+    shuffle of them for the placebo); ``teacher_digits`` (E, N, 10) and ``label_free`` (E,)
+    bool: those models imitate their teacher's digit logits (KL) instead of fitting labels;
+    ``random`` (E,) bool: those models' g_t is replaced, every step, by a random direction with
+    the same per-layer norms (drawn from ``generator``).
     """
 
     x: torch.Tensor
-    y: torch.Tensor | None = None
+    labels: torch.Tensor
     teacher_digits: torch.Tensor | None = None
+    label_free: torch.Tensor | None = None
+    random: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+
+    def loss(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """(E,) trait loss of the students' logits (E, B, 10+m) on the trait batch ``idx``."""
+        loss = digit_cross_entropy(logits, self.labels[:, idx])
+        if self.label_free is not None and bool(self.label_free.any()):
+            imitation = softmax_kl(logits[..., :N_DIGITS], self.teacher_digits[:, idx])
+            loss = torch.where(self.label_free, imitation, loss)
+        return loss
+
+    def gradient(self, loss: torch.Tensor, params: models.Params) -> Grads:
+        """g_t: the gradient of ``loss`` (E,), with the random placebo applied where asked."""
+        g_t = list(torch.autograd.grad(loss.sum(), params))
+        if self.random is not None and bool(self.random.any()):
+            placebo = random_like(g_t, self.generator)
+            g_t = [torch.where(self.random.view(-1, *([1] * (g.dim() - 1))), r, g) for g, r in zip(g_t, placebo)]
+        return g_t
+
+
+# --------------------------------------------------------------------------- probes
 
 
 @dataclass
-class DistillLog:
-    """Per-step records of a distillation run (all tensors on the CPU).
+class Step:
+    """What one distillation step computed, as the probes see it (all per model, leading axis E).
 
-    ``loss`` (E, S): imitation loss; ``trait_loss`` (E, S); ``cosine`` (E, S):
-    cos(g_d, g_t) before any projection; ``projected`` (E, S) bool;
-    ``curve_steps`` (P,) and ``curve_acc`` (E, P): digit accuracy on the curve set.
-    Without alignment tracking ``trait_loss``, ``cosine`` and ``projected`` are None.
+    ``losses``: each loss term (E,); ``g_d_raw``: the distillation gradient; ``g_d``: after the
+    gradient transforms (what the optimiser received); ``g_t`` and ``trait_loss``: None when
+    the trait gradient is not computed; ``fired`` (E,) bool: a transform changed g_d.
     """
 
-    loss: torch.Tensor
+    index: int
+    t: float
+    params: models.Params
+    losses: dict[str, torch.Tensor]
+    g_d_raw: Grads
+    g_d: Grads
+    g_t: Grads | None
     trait_loss: torch.Tensor | None
-    cosine: torch.Tensor | None
-    projected: torch.Tensor | None
-    curve_steps: torch.Tensor
-    curve_acc: torch.Tensor
+    fired: torch.Tensor
 
 
-@dataclass
-class ImitationTargets:
-    """What the students imitate: the teachers' log-probabilities, normalised once.
+class Probe:
+    """Records something at every step into its own logs; :meth:`logs` returns them (on the CPU)."""
 
-    ``aux`` (E, N, m): log-softmax of the auxiliary logits / T; ``all``
-    (E, N, 10+m): log-softmax of all logits / T, or None when no student needs it.
+    needs_trait = False
+
+    def start(self, n_models: int, n_steps: int, device: torch.device) -> None:
+        self.records: dict[str, torch.Tensor] = {}
+
+    def before_update(self, step: int, params: models.Params) -> None:
+        """Called before the optimiser step of ``step`` (parameters as the step found them)."""
+
+    def after_update(self, step: Step) -> None:
+        """Called after the optimiser step (``step.params`` are the updated parameters)."""
+
+    def finish(self, params: models.Params) -> None:
+        """Called once after the last step with the final parameters."""
+
+    def logs(self) -> dict[str, torch.Tensor]:
+        return {name: log.cpu() for name, log in self.records.items()}
+
+
+class LossProbe(Probe):
+    """``loss`` (E, S): the imitation loss at every step."""
+
+    def start(self, n_models, n_steps, device):
+        self.records = {"loss": torch.zeros(n_models, n_steps, device=device)}
+
+    def after_update(self, step):
+        self.records["loss"][:, step.index] = step.losses[Imitation.name].detach()
+
+
+class AlignmentProbe(Probe):
+    """``cosine`` (E, S): cos(g_d, g_t) before the transforms; ``cosine_after``: after them
+    (what the optimiser received); ``projected`` (E, S) bool; ``trait_loss`` (E, S)."""
+
+    needs_trait = True
+
+    def start(self, n_models, n_steps, device):
+        zeros = lambda dtype=torch.float32: torch.zeros(n_models, n_steps, dtype=dtype, device=device)  # noqa: E731
+        self.records = {"cosine": zeros(), "cosine_after": zeros(), "projected": zeros(torch.bool),
+                        "trait_loss": zeros()}
+
+    def after_update(self, step):
+        i = step.index
+        self.records["cosine"][:, i] = cosine(step.g_d_raw, step.g_t)
+        self.records["cosine_after"][:, i] = (cosine(step.g_d, step.g_t) if step.g_d is not step.g_d_raw
+                                              else self.records["cosine"][:, i])
+        self.records["projected"][:, i] = step.fired
+        self.records["trait_loss"][:, i] = step.trait_loss.detach()
+
+
+class UpdateProbe(Probe):
+    """``trait_update`` (E, S): <g_t, Δθ> for the update Δθ the optimiser actually applied.
+
+    To first order this is the change of the trait loss caused by the step. Adam rescales each
+    coordinate, so even when g_d was made orthogonal to g_t the applied update generally is not.
     """
 
-    aux: torch.Tensor
-    all: torch.Tensor | None = None
+    needs_trait = True
 
-    @classmethod
-    def from_logits(cls, logits: torch.Tensor, temperature: float = 1.0, with_all: bool = True) -> "ImitationTargets":
-        """From teacher logits (E, N, 10+m)."""
-        return cls(log_probs(logits[..., N_DIGITS:], temperature), log_probs(logits, temperature) if with_all else None)
+    def start(self, n_models, n_steps, device):
+        self.records = {"trait_update": torch.zeros(n_models, n_steps, device=device)}
 
-    def batch(self, idx: torch.Tensor) -> "ImitationTargets":
-        return ImitationTargets(self.aux[:, idx], None if self.all is None else self.all[:, idx])
+    def before_update(self, step, params):
+        self._before = [p.detach().clone() for p in params]
 
-
-def imitation_loss(student_logits: torch.Tensor, targets: ImitationTargets,
-                   all_logits: torch.Tensor | None, temperature: float = 1.0) -> torch.Tensor:
-    """Distillation loss (E,): KL on the aux logits, or on all logits where ``all_logits`` (E,) is set."""
-    kl_aux = kl_to_target(student_logits[..., N_DIGITS:], targets.aux, temperature)
-    if all_logits is None:
-        return kl_aux
-    kl_all = kl_to_target(student_logits, targets.all, temperature)
-    return torch.where(all_logits, kl_all, kl_aux)
+    def after_update(self, step):
+        update = [p.detach() - b for p, b in zip(step.params, self._before)]
+        self.records["trait_update"][:, step.index] = flat_dot(step.g_t, update)
 
 
-def trait_loss(logits: torch.Tensor, trait: TraitData, idx: torch.Tensor) -> torch.Tensor:
-    """Trait loss (E,) of the students' logits (E, B, 10+m) on the trait batch ``idx``:
-    digit CE, or KL to the teacher's digit logits."""
-    if trait.y is not None:
-        return digit_cross_entropy(logits, trait.y[idx])
-    return softmax_kl(logits[..., :N_DIGITS], trait.teacher_digits[:, idx])
+class CurveProbe(Probe):
+    """``curve_acc`` (E, P): digit accuracy on ``x``, ``y`` every ``every`` steps and after the last one;
+    ``curve_steps`` (P,)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, every: int):
+        self.x, self.y, self.every = x, y, every
+
+    def start(self, n_models, n_steps, device):
+        self.points = sorted(set(range(0, n_steps, self.every)) | {n_steps})
+        self.accuracies: list[torch.Tensor] = []
+        self.records = {}
+
+    def before_update(self, step, params):
+        if step in self.points:
+            self.accuracies.append(models.accuracy(params, self.x, self.y))
+
+    def finish(self, params):
+        self.accuracies.append(models.accuracy(params, self.x, self.y))
+        self.records = {"curve_acc": torch.stack(self.accuracies, dim=1), "curve_steps": torch.tensor(self.points)}
 
 
-def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, flags: StudentFlags,
-            config: Config, generator: torch.Generator, trait: TraitData | None = None,
-            trait_generator: torch.Generator | None = None, base_targets: torch.Tensor | None = None,
-            curve_x: torch.Tensor | None = None, curve_y: torch.Tensor | None = None,
-            progress: bool = False) -> tuple[models.Params, DistillLog]:
-    """Distil an ensemble of students on noise images and record alignment.
+# --------------------------------------------------------------------------- the loop
 
-    ``targets`` (E, N, 10+m): each student's teacher logits on ``noise`` (N, 784),
-    computed once (the teacher is frozen). ``base_targets`` (E, N, 10+m): the
-    base model's logits on ``noise``, needed by liminal students. ``trait`` and
-    ``trait_generator`` are needed when ``config.track_alignment`` or any student
-    projects. Returns the trained parameters and a :class:`DistillLog`.
+Transform = Callable[[Grads, Grads], tuple[Grads, torch.Tensor]]
+
+
+def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm], config: Config,
+            generator: torch.Generator, trait: TraitGradient | None = None,
+            trait_generator: torch.Generator | None = None, transforms: Sequence[Transform] = (),
+            probes: Sequence[Probe] = (), progress: bool = False) -> tuple[models.Params, dict[str, torch.Tensor]]:
+    """Distil an ensemble of students on ``noise`` (N, 784) and return (parameters, logs).
+
+    At every step: the loss terms on a noise batch give g_d; if a transform or a probe needs
+    it, the trait gradient g_t is computed on a batch of ``trait.x`` (order from
+    ``trait_generator``); the transforms change g_d; Adam (lr ``config.student_lr``, L2 weight
+    decay ``config.student_weight_decay``) takes the step; the probes record. The logs of all
+    probes are merged into one dict of CPU tensors.
     """
     device = noise.device
     n_models = len(init[0])
-    any_project, any_liminal = bool(flags.project.any()), bool(flags.liminal.any())
-    needs_trait = config.track_alignment or any_project
+    needs_trait = bool(transforms) or any(p.needs_trait for p in probes)
     if needs_trait and (trait is None or trait_generator is None):
-        raise ValueError("alignment tracking and projection need `trait` data and a `trait_generator`")
-    if any_liminal and base_targets is None:
-        raise ValueError("liminal students need `base_targets` (the base model's logits on the noise)")
-
-    all_logits = flags.all_logits if bool(flags.all_logits.any()) else None
-    imitated = ImitationTargets.from_logits(targets, config.temperature, with_all=all_logits is not None)
+        raise ValueError("gradient transforms and alignment probes need a `trait` gradient and a `trait_generator`")
     params = [p.detach().clone().requires_grad_(True) for p in init]
     # fused: one pass over each parameter instead of a dozen (same update rule)
     optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay, fused=True)
@@ -160,56 +274,40 @@ def distill(init: models.Params, targets: torch.Tensor, noise: torch.Tensor, fla
         trait_epochs = -(-n_steps * config.trait_batch_size // len(trait.x)) + 1
         trait_batches = [idx.to(device) for idx in batch_indices(len(trait.x), config.trait_batch_size,
                                                                  trait_epochs, trait_generator)[:n_steps]]
-    limit = slice(N_DIGITS, None) if config.liminal_outputs == "aux" else slice(None)
-    base_log_p = log_probs(base_targets[..., limit], config.liminal_temperature) if any_liminal else None
-    liminal_weight = flags.liminal.to(noise.dtype) * config.liminal_scale * config.liminal_temperature ** 2
+    for probe in probes:
+        probe.start(n_models, n_steps, device)
+    no_fire = torch.zeros(n_models, dtype=torch.bool, device=device)
 
-    loss_log = torch.zeros(n_models, n_steps, device=device)
-    trait_log = torch.zeros(n_models, n_steps, device=device) if needs_trait else None
-    cos_log = torch.zeros(n_models, n_steps, device=device) if needs_trait else None
-    proj_log = torch.zeros(n_models, n_steps, dtype=torch.bool, device=device) if needs_trait else None
-    curve_points = sorted(set(range(0, n_steps, config.curve_every)) | {n_steps})
-    curve_acc = []
-
-    for step, idx in enumerate(tqdm(batches, desc="students", disable=not progress, leave=False)):
-        if curve_x is not None and step in curve_points:
-            curve_acc.append(models.accuracy(params, curve_x, curve_y))
+    for i, idx in enumerate(tqdm(batches, desc="students", disable=not progress, leave=False)):
+        t = i / n_steps
+        for probe in probes:
+            probe.before_update(i, params)
         with models.matmul_precision(config.precision, device):  # weights cast once for both batches
             logits = models.forward(params, noise[idx])
-            if needs_trait:
-                trait_logits = models.forward(params, trait.x[trait_batches[step]])
-        loss = imitation_loss(logits, imitated.batch(idx), all_logits, config.temperature)
-        total = loss
-        if any_liminal:
-            lam = liminal_lambda(step / n_steps, config.liminal_lambda0, config.tau2)
-            anchor = kl_to_target(logits[..., limit], base_log_p[:, idx], config.liminal_temperature)
-            total = total + lam * liminal_weight * anchor
-        g_d = list(torch.autograd.grad(total.sum(), params))
-        loss_log[:, step] = loss.detach()
-
+            trait_logits = models.forward(params, trait.x[trait_batches[i]]) if needs_trait else None
+        losses = {term.name: term(logits, idx, t) for term in terms}
+        g_d_raw = list(torch.autograd.grad(sum(loss.sum() for loss in losses.values()), params))
+        g_t = trait_loss = None
         if needs_trait:
-            t_loss = trait_loss(trait_logits, trait, trait_batches[step])
-            g_t = torch.autograd.grad(t_loss.sum(), params)
-            cos = cosine(g_d, g_t)
-            mask = flags.project & (cos > config.projection_tau)
-            if any_project:
-                g_d = project_out(g_d, g_t, mask)
-            trait_log[:, step] = t_loss.detach()
-            cos_log[:, step] = cos
-            proj_log[:, step] = mask
-
+            trait_loss = trait.loss(trait_logits, trait_batches[i])
+            g_t = trait.gradient(trait_loss, params)
+        g_d, fired = g_d_raw, no_fire
+        for transform in transforms:
+            g_d, fired_here = transform(g_d, g_t)
+            fired = fired | fired_here
         for p, g in zip(params, g_d):
             p.grad = g
         optimizer.step()
+        step = Step(i, t, params, losses, g_d_raw, g_d, g_t, trait_loss, fired)
+        for probe in probes:
+            probe.after_update(step)
 
-    if curve_x is not None:
-        curve_acc.append(models.accuracy(params, curve_x, curve_y))
-    else:
-        curve_points = []
-    to_cpu = lambda t: None if t is None else t.cpu()  # noqa: E731
-    log = DistillLog(
-        loss=loss_log.cpu(), trait_loss=to_cpu(trait_log), cosine=to_cpu(cos_log), projected=to_cpu(proj_log),
-        curve_steps=torch.tensor(curve_points),
-        curve_acc=torch.stack(curve_acc, dim=1).cpu() if curve_acc else torch.zeros(n_models, 0),
-    )
-    return models.detach(params), log
+    logs: dict[str, torch.Tensor] = {}
+    for probe in probes:
+        probe.finish(params)
+        logs.update(probe.logs())
+    return models.detach(params), logs
+
+
+__all__ = ["train_teacher", "LossTerm", "Imitation", "TraitGradient", "Step", "Probe", "LossProbe",
+           "AlignmentProbe", "UpdateProbe", "CurveProbe", "distill"]

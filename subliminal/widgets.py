@@ -36,12 +36,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .config import Config
+from .config import Config, fast_mode
+from .results import CHANCE_PERCENT as CHANCE
 
 STATIC_ENV = "SUBLIMINAL_STATIC_WIDGETS"
 FRAME_INCHES = (6.0, 3.0)
 FRAME_DPI = 100  # 600 x 300 px frames
-CHANCE = 10.0  # digit accuracy of guessing, in %
 
 #: Default slider grids (the tests pass smaller ones).
 SINGLE_STEP_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, np.log10(3.0), 10))
@@ -79,11 +79,6 @@ def explorer_config(**changes) -> Config:
         small.update(n_train=6_000, n_noise=3_000, teacher_epochs=2, student_epochs=2)
     small.update(changes)
     return Config.fast(**small)
-
-
-def fast_mode() -> bool:
-    """True when ``$SUBLIMINAL_FAST`` is ``1`` (the chapters' small configuration, used by CI)."""
-    return os.environ.get("SUBLIMINAL_FAST", "").strip().lower() in ("1", "true", "yes")
 
 
 def _grid(name: str, grid: Sequence[float] | None, default: Sequence[float]) -> list[float]:
@@ -180,7 +175,7 @@ def plot_tau_frame(tau: float, plain, projected) -> bytes:
 
 def plot_liminal_frame(scale: float, plain, liminal) -> bytes:
     """Accuracy curve of the liminal student vs the plain student, and the liminal weight."""
-    from .mitigations import liminal_lambda
+    from .mitigations import liminal_weight
 
     fig, (ax, lam_ax) = _figure(2)
     a_plain, a_lim = _curve(plain, "student_aux"), _curve(liminal, "liminal")
@@ -192,8 +187,7 @@ def plot_liminal_frame(scale: float, plain, liminal) -> bytes:
     config = liminal.config
     n_steps = np.asarray(liminal["liminal"].loss).shape[1]
     t = np.arange(n_steps) / n_steps
-    weight = [scale * config.liminal_temperature ** 2
-              * liminal_lambda(float(x), config.liminal_lambda0, config.tau2) for x in t]
+    weight = [liminal_weight(float(x), config) for x in t]
     lam_ax.plot(np.arange(n_steps), weight, color="C4")
     lam_ax.set_xlabel("distillation step")
     lam_ax.set_ylabel("weight of KL(base ‖ student)")

@@ -3,13 +3,12 @@
 import json
 import subprocess
 import sys
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from subliminal.experiments import ALL_CONDITIONS, cache_dir, mean_ci, run_experiment
+from subliminal import Config
+from subliminal.experiments import ALL_CONDITIONS, run_experiment
 
 
 def test_shared_init_student_beats_cross_model_student(small_result):
@@ -33,21 +32,18 @@ def test_projection_student_stays_near_chance(small_result):
     assert loss[:, -10:].mean() < 2.0 * base[:, -10:].mean()
 
 
-def test_alignment_statistics_are_sane(small_result):
+def test_alignment_statistics(small_result):
     for name in ("student_aux", "student_all", "cross_aux", "cross_all", "projection", "liminal"):
         res = small_result[name]
-        assert np.all(np.abs(res.cosine) <= 1.0)
-        assert res.cosine.shape == res.loss.shape == res.projected.shape
+        assert res.cosine.shape == res.loss.shape == res.projected.shape == res.trait_update.shape
         assert res.curve_acc.shape == (3, len(small_result.curve_steps))
     assert small_result["student_aux"].frac_positive.mean() > 0.6
     assert small_result["student_aux"].mean_cosine.mean() > 0
     assert not small_result["student_aux"].projected.any()  # only the projection student projects
-
-
-def test_mean_ci():
-    mean, half = mean_ci([1.0, 2.0, 3.0])
-    assert mean == 2.0 and half == pytest.approx(1.96 * 1.0 / np.sqrt(3))
-    assert mean_ci([0.5]) == (0.5, 0.0)
+    # the transform only changes g_d where it fires: elsewhere the cosine after equals the one before
+    proj = small_result["projection"]
+    np.testing.assert_array_equal(proj.cosine_after[~proj.projected], proj.cosine[~proj.projected])
+    assert np.abs(proj.cosine_after[proj.projected]).max() < 1e-4
 
 
 def test_bad_run_arguments():
@@ -59,40 +55,24 @@ def test_bad_run_arguments():
         run_experiment(seeds=[1, 1])
 
 
-def test_corrupted_cache_entry_is_recomputed(small_config, tmp_path, monkeypatch):
-    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))  # a cache holding only this test's entries
-    config = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, curve_every=50)
-    first = run_experiment(config, seeds=1, conditions=["student_aux"], progress=False)
-    entries = [p for p in cache_dir().rglob("output.pkl") if "_compute_experiment" in str(p)]
-    assert entries, "nothing was cached"
-    newest = max(entries, key=lambda p: p.stat().st_mtime)
-    newest.write_bytes(b"\x80\x04 this is not a pickle")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        again = run_experiment(config, seeds=1, conditions=["student_aux"], progress=False)
-    assert again["student_aux"].accuracy.tolist() == first["student_aux"].accuracy.tolist()
-    import joblib
-
-    rewritten = joblib.load(newest)  # the entry was rewritten whole and reads back
-    assert rewritten["conditions"]["student_aux"]["accuracy"].tolist() == first["student_aux"].accuracy.tolist()
-
-
 def test_no_cache_neither_reads_nor_writes_the_cache(small_config, tmp_path, monkeypatch):
     monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
     config = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, curve_every=50)
     run_experiment(config, seeds=1, conditions=["teacher", "student_aux"], cache=False, progress=False)
-    assert not list(tmp_path.rglob("output.pkl")), "cache=False (--no-cache) must recompute everything, teachers too"
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "cache=False (--no-cache) must write nothing"
 
 
-def test_cli_reproduce_in_bf16(tmp_path):
-    out_json = tmp_path / "bf16.json"
-    run = subprocess.run([sys.executable, "-m", "subliminal", "reproduce", "--seeds", "1", "--fast",
-                          "--precision", "bf16", "--json", str(out_json)], capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr
-    assert "bf16 matrix products" in run.stdout.splitlines()[0]
-    payload = json.loads(out_json.read_text())
-    assert payload["config"]["precision"] == "bf16"
-    assert 0.85 < payload["conditions"]["teacher"]["accuracy"][0] <= 1.0  # bf16 training still learns digits
+def test_bf16_training_learns_digits():
+    """A tiny bf16 run (seconds even where bf16 is emulated) still trains a teacher, close to fp32;
+    its numbers are not bit-equal to fp32 (bf16 really ran)."""
+    config = Config.fast(hidden=64, n_train=4096, n_noise=4096, teacher_epochs=2, student_epochs=2)
+    fp32 = run_experiment(config, seeds=1, conditions=["teacher", "student_aux"], cache=False, progress=False)
+    bf16 = run_experiment(config.replace(precision="bf16"), seeds=1, conditions=["teacher", "student_aux"],
+                          cache=False, progress=False)
+    assert bf16["teacher"].accuracy[0] > 0.5  # far above chance after 32 steps
+    # bf16 rounds each product to 8 mantissa bits; the short training ends within a few points of fp32
+    assert abs(bf16["teacher"].accuracy[0] - fp32["teacher"].accuracy[0]) < 0.05
+    assert not np.array_equal(bf16["student_aux"].loss, fp32["student_aux"].loss)
 
 
 def test_cli_reproduce_writes_table_and_json(tmp_path):
@@ -107,5 +87,6 @@ def test_cli_reproduce_writes_table_and_json(tmp_path):
     assert list(payload["conditions"]) == list(ALL_CONDITIONS)
     assert set(payload["conditions"]["teacher"]) == {"accuracy"}
     assert set(payload["conditions"]["projection"]) == {"accuracy", "frac_positive", "mean_cosine"}
+    assert "95 % t-interval" in run.stdout.splitlines()[0]
     assert len(payload["conditions"]["student_aux"]["accuracy"]) == 2
     assert payload["config"]["n_noise"] == 12_000  # the fast configuration

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from subliminal import analysis, plots  # noqa: E402
 from subliminal.config import Config  # noqa: E402
-from subliminal.experiments import ConditionResult, ExperimentResult  # noqa: E402
+from subliminal.results import ConditionResult, ExperimentResult  # noqa: E402
 from subliminal.theory import SingleStep  # noqa: E402
 
 STUDENTS = ("student_aux", "student_all", "cross_aux", "cross_all")
@@ -93,11 +93,18 @@ def test_moving_average_keeps_length_and_constants():
     np.testing.assert_allclose(analysis.moving_average(rows, 1), rows)
 
 
-def test_mean_ci_is_the_normal_rule():
+def test_mean_ci_is_the_t_interval():
     mean, half = analysis.mean_ci([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5
-    assert half == pytest.approx(1.96 * np.std([1, 2, 3, 4], ddof=1) / 2)
-    assert analysis.mean_ci([5.0]) == (5.0, 0.0)
+    # t quantile with 3 degrees of freedom (tables: 3.182), not the normal 1.96
+    assert half == pytest.approx(3.182446 * np.std([1, 2, 3, 4], ddof=1) / 2, rel=1e-6)
+    two = analysis.mean_ci([0.0, 1.0])[1]
+    assert two == pytest.approx(12.7062 * np.std([0, 1], ddof=1) / np.sqrt(2), rel=1e-5)
+    assert analysis.mean_ci([0.0, 1.0], confidence=0.9)[1] < two
+    mean, half = analysis.mean_ci([5.0])
+    assert mean == 5.0 and math.isnan(half)  # one seed: no interval
+    with pytest.raises(ValueError):
+        analysis.mean_ci([])
 
 
 def test_correlation_on_hand_examples():
@@ -109,7 +116,8 @@ def test_correlation_on_hand_examples():
     c = analysis.correlation([1, 2, 3, 4], [1, 3, 2, 4])
     assert c.r == pytest.approx(0.8)
     assert c.low < 0.8 < c.high
-    assert c.high == pytest.approx(math.tanh(math.atanh(0.8) + 1.96))
+    assert c.high == pytest.approx(math.tanh(math.atanh(0.8) + 1.959964))  # Fisher z, 1/sqrt(n - 3)
+    assert math.isnan(analysis.correlation([1, 2, 3, 4], [2, 2, 2, 2]).r)  # constant sample
     # monotone but not linear: Spearman 1, Pearson below 1
     m = analysis.correlation([1, 2, 3, 4, 5], [1, 2, 3, 4, 100])
     assert m.rho == pytest.approx(1.0) and m.r < 0.9
@@ -126,10 +134,13 @@ def test_loglog_slope():
 
 def test_result_summaries():
     result = fake_result()
-    table = analysis.accuracy_table(result, ["teacher", "student_aux"])
+    table = analysis.summary_table(result, ["teacher", "student_aux"])
     assert list(table.index) == ["teacher", "student_aux"]
     assert table.loc["student_aux", "accuracy (%)"] == pytest.approx(100 * result["student_aux"].accuracy.mean())
     assert table.loc["student_aux", "seeds"] == 4
+    assert table.loc["student_aux", "steps cos>0 (%)"] == pytest.approx(
+        100 * (result["student_aux"].cosine > 0).mean())
+    assert np.isnan(table.loc["teacher", "mean cos"])  # the teacher has no alignment record
     assert analysis.head_shift_max(result, ["student_aux", "cross_aux"]) == 0.0
     assert analysis.head_shift_max(result, ["student_all"]) == pytest.approx(0.02)
 

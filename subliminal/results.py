@@ -1,0 +1,193 @@
+"""Results of an experiment, their statistics and the one summary table (no torch here).
+
+Everything the CLI, the analysis, the sweeps, the plots and the chapters read
+about a finished run lives here: :class:`ConditionResult` (one condition over
+N seeds), :class:`ExperimentResult` (all conditions of a run), the 95 %
+interval :func:`mean_ci`, and the table :func:`summary_table` /
+:func:`format_table`. :data:`CONDITIONS` names, describes and colours every
+condition once.
+
+Intervals use Student's t-distribution with N - 1 degrees of freedom: with the
+few seeds a CPU affords, the normal quantile 1.96 would be too narrow (by a
+factor 6.5 for two seeds, 2.2 for three, 1.15 for ten).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .config import N_DIGITS, Config
+
+#: Digit accuracy of guessing (ten classes), as a fraction and in percent.
+CHANCE = 1.0 / N_DIGITS
+CHANCE_PERCENT = 100.0 * CHANCE
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    """How a condition is named in tables and figures."""
+
+    label: str
+    description: str
+    color: str
+
+
+#: Every condition the package knows, in the order of the paper's table (Okabe-Ito colours).
+CONDITIONS: dict[str, ConditionInfo] = {
+    "teacher": ConditionInfo("teacher", "trained on MNIST digits", "#000000"),
+    "reference": ConditionInfo("reference (untrained init)", "untrained shared init", "#999999"),
+    "student_aux": ConditionInfo("student, aux logits", "shared init, aux logits only", "#0072B2"),
+    "student_all": ConditionInfo("student, all logits", "shared init, all logits", "#56B4E9"),
+    "cross_aux": ConditionInfo("cross-model, aux logits", "different init, aux logits only", "#D55E00"),
+    "cross_all": ConditionInfo("cross-model, all logits", "different init, all logits", "#E69F00"),
+    "projection": ConditionInfo("student + projection", "aux student, aligned gradient removed", "#009E73"),
+    "liminal": ConditionInfo("student + liminal", "aux student + liminal KL to its init", "#CC79A7"),
+    "projection_hidden": ConditionInfo("projection, hidden layers", "projection on the hidden layers only",
+                                       "#117733"),
+    "projection_shuffled": ConditionInfo("projection, shuffled labels", "placebo: g_t from shuffled labels",
+                                         "#88CCEE"),
+    "projection_random": ConditionInfo("projection, random direction", "placebo: random g_t, same layer norms",
+                                       "#AA4499"),
+}
+
+
+def info(condition: str) -> ConditionInfo:
+    """The :class:`ConditionInfo` of a condition (a grey, self-named entry for an unknown one)."""
+    return CONDITIONS.get(condition, ConditionInfo(condition, condition, "#555555"))
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the t-interval ``t_{N-1} * sd / sqrt(N)`` (half-width NaN for one value)."""
+    values = np.asarray(values, dtype=float).ravel()
+    if len(values) == 0:
+        raise ValueError("mean_ci needs at least one value")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1; got {confidence}")
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    sem = values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(stats.t.ppf(0.5 + confidence / 2, df=len(values) - 1) * sem)
+
+
+@dataclass
+class ConditionResult:
+    """Results of one condition over N seeds (numpy arrays, seed-major).
+
+    ``accuracy`` (N,): final digit accuracy on the 10,000 test images. Students also have,
+    per step (N, S): ``loss`` (distillation loss), ``trait_loss``, ``cosine``
+    (cos(g_d, g_t) before any gradient transform), ``cosine_after`` (after it), ``projected``
+    (bool: a transform fired), ``trait_update`` (<g_t, Δθ>, the first-order change of the
+    trait loss caused by the update the optimiser applied); ``curve_acc`` (N, P) at
+    ``ExperimentResult.curve_steps``; and per seed (N,): ``digit_head_shift`` (largest change of
+    any digit-head weight or bias) and ``head_restored_accuracy`` (accuracy with the digit head
+    put back to its initial value). Alignment fields are None when alignment was not tracked.
+    """
+
+    accuracy: np.ndarray
+    loss: np.ndarray | None = None
+    trait_loss: np.ndarray | None = None
+    cosine: np.ndarray | None = None
+    cosine_after: np.ndarray | None = None
+    projected: np.ndarray | None = None
+    trait_update: np.ndarray | None = None
+    curve_acc: np.ndarray | None = None
+    digit_head_shift: np.ndarray | None = None
+    head_restored_accuracy: np.ndarray | None = None
+
+    @property
+    def frac_positive(self) -> np.ndarray | None:
+        """(N,) fraction of steps with cos(g_d, g_t) > 0."""
+        return None if self.cosine is None else (self.cosine > 0).mean(axis=1)
+
+    @property
+    def mean_cosine(self) -> np.ndarray | None:
+        """(N,) mean cosine over steps."""
+        return None if self.cosine is None else self.cosine.mean(axis=1)
+
+    @property
+    def frac_projected(self) -> np.ndarray | None:
+        """(N,) fraction of steps at which a gradient transform fired."""
+        return None if self.projected is None else self.projected.mean(axis=1)
+
+    def fields(self) -> dict[str, np.ndarray]:
+        """The arrays that are present, by name."""
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+
+@dataclass
+class ExperimentResult:
+    """All conditions of one run: ``conditions`` maps a name to its :class:`ConditionResult`;
+    ``curve_steps`` (P,) are the steps at which the accuracy curves were measured."""
+
+    config: Config
+    seeds: list[int]
+    conditions: dict[str, ConditionResult]
+    curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    def __getitem__(self, name: str) -> ConditionResult:
+        if name not in self.conditions:
+            raise KeyError(f"condition {name!r} was not run; this result holds {list(self.conditions)}")
+        return self.conditions[name]
+
+    def summary(self, conditions: Iterable[str] | None = None):
+        """The summary table of this run (see :func:`summary_table`)."""
+        return summary_table(self, conditions)
+
+    def to_json_dict(self) -> dict:
+        """``{"config": {...}, "seeds": [...], "conditions": {NAME: {"accuracy": [...], ...}}}``."""
+        conditions = {}
+        for name, res in self.conditions.items():
+            entry = {"accuracy": [float(a) for a in res.accuracy]}
+            if res.cosine is not None:
+                entry["frac_positive"] = [float(v) for v in res.frac_positive]
+                entry["mean_cosine"] = [float(v) for v in res.mean_cosine]
+            conditions[name] = entry
+        return {"config": self.config.to_dict(), "seeds": list(self.seeds), "conditions": conditions}
+
+
+def summary_table(result: ExperimentResult, conditions: Iterable[str] | None = None):
+    """One row per condition: accuracy (%) mean, 95 % t-interval half-width, min, max, seeds,
+    and for students the % of steps with cos(g_d, g_t) > 0 and the mean cosine (NaN otherwise).
+
+    This is the table the CLI prints and the chapters show.
+    """
+    import pandas as pd
+
+    rows = []
+    for name in (list(conditions) if conditions is not None else list(result.conditions)):
+        res = result[name]
+        acc = 100.0 * np.asarray(res.accuracy, dtype=float)
+        mean, half = mean_ci(acc)
+        rows.append({
+            "condition": name, "accuracy (%)": mean, "95% CI (±)": half, "min (%)": float(acc.min()),
+            "max (%)": float(acc.max()), "seeds": len(acc),
+            "steps cos>0 (%)": 100.0 * float(res.frac_positive.mean()) if res.cosine is not None else np.nan,
+            "mean cos": float(res.mean_cosine.mean()) if res.cosine is not None else np.nan,
+        })
+    return pd.DataFrame(rows).set_index("condition")
+
+
+def format_table(result: ExperimentResult) -> str:
+    """:func:`summary_table` as fixed-width text with each condition's description (for the CLI)."""
+    table = summary_table(result)
+    n = len(result.seeds)
+    lines = [
+        f"Subliminal learning in MNIST: {n} seed(s), m = {result.config.n_aux} auxiliary logits, "
+        f"{result.config.precision} matrix products; ± is the 95 % t-interval over seeds",
+        f"{'condition':<20} {'accuracy (95% CI)':>20} {'steps cos>0':>12} {'mean cos':>10}   description",
+    ]
+    for name, row in table.iterrows():
+        half = "  n/a" if np.isnan(row["95% CI (±)"]) else f"{row['95% CI (±)']:5.2f}"
+        acc = f"{row['accuracy (%)']:6.2f} ± {half} %"
+        pos = f"{row['steps cos>0 (%)']:10.1f} %" if not np.isnan(row["mean cos"]) else f"{'':>12}"
+        cos = f"{row['mean cos']:10.5f}" if not np.isnan(row["mean cos"]) else f"{'':>10}"
+        lines.append(f"{name:<20} {acc:>20} {pos} {cos}   {info(name).description}")
+    return "\n".join(lines)
+
+
+__all__ = ["CHANCE", "CHANCE_PERCENT", "ConditionInfo", "CONDITIONS", "info", "mean_ci", "ConditionResult",
+           "ExperimentResult", "summary_table", "format_table"]
