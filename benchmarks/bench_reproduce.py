@@ -66,7 +66,7 @@ def run_flops(config: Config, n_seeds: int, conditions=ALL_CONDITIONS) -> float:
         per_student = config.student_epochs * config.n_noise * train
         if config.track_alignment:
             per_student += steps * config.trait_batch_size * train
-        per_student += curve_points * config.curve_samples * fwd + 10_000 * fwd
+        per_student += curve_points * config.curve_samples * fwd + 2 * 10_000 * fwd  # final and restored-head accuracy
         macs += len(students) * per_student
     return 2.0 * macs * n_seeds
 

@@ -1,12 +1,17 @@
 """Execute the cells tagged `nbval-check-output` of every chapter and store their outputs.
 
-Those cells are self-contained and deterministic; nbval (``make test``) compares a
-fresh run of each chapter against the outputs stored here. All other outputs stay
-stripped. Run after editing a checked cell:  .venv/bin/python scripts/store_checked_outputs.py
+Those cells are self-contained and deterministic; nbval (``make test``) re-runs them and
+compares with the outputs stored here. All other outputs stay stripped. Run after
+editing a checked cell:  .venv/bin/python scripts/store_checked_outputs.py
+
+``--extract DIR`` instead writes, per chapter, a notebook of only its checked cells with
+their stored outputs into DIR, for nbval to run (``make test``): the checked cells are
+self-contained, so nbval need not execute whole chapters (the gate build does that once).
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import nbformat
@@ -15,10 +20,30 @@ from nbclient import NotebookClient
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
-def main() -> None:
+def checked_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and "nbval-check-output" in c.metadata.get("tags", [])]
+
+
+def extract(folder: Path) -> None:
+    """One notebook of checked cells (with stored outputs) per chapter, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(BOOK.glob("[0-9][0-9]-*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        checked = [c for c in nb.cells if c.cell_type == "code" and "nbval-check-output" in c.metadata.get("tags", [])]
+        cells = checked_cells(nb)
+        if cells:
+            nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata), folder / path.name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extract", type=Path, help="write notebooks of the checked cells into this folder")
+    args = parser.parse_args()
+    if args.extract is not None:
+        extract(args.extract)
+        return
+    for path in sorted(BOOK.glob("[0-9][0-9]-*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        checked = checked_cells(nb)
         if not checked:
             continue
         scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in checked],

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from . import models
+from .models import resolve_device
 from .config import N_DIGITS, TRAIT_GRADIENTS, Config
 from .data import load_mnist, noise_images
 from .mitigations import LiminalAnchor, Projection
@@ -94,23 +95,6 @@ ConditionSpec = Union[str, tuple[str, StudentCondition]]
 
 
 # --------------------------------------------------------------------------- arguments
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available) -> a usable torch.device."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, (str, torch.device)):
-        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {device!r}")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {device!r}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {str(device)!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use the CPU instead")
-    return device
 
 
 def seed_list(seeds: int | Iterable[int]) -> list[int]:

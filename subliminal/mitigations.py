@@ -67,8 +67,8 @@ def liminal_lambda(t: float, lambda0: float, tau2: float) -> float:
     """
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must lie in [0, 1]; got {t}")
-    if not 0.0 < tau2 < 1.0:
-        raise ValueError(f"tau2 must lie strictly between 0 and 1; got {tau2}")
+    if not 0.0 < tau2 <= 1.0:  # tau2 = 1 (one epoch, tau2 = 1/epochs): the rise lasts the whole run
+        raise ValueError(f"tau2 must lie in (0, 1]; got {tau2}")
     if t <= tau2:
         return lambda0 + (1.0 - lambda0) * t / tau2
     return 1.0 - (t - tau2) / (1.0 - tau2)

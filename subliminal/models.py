@@ -23,6 +23,25 @@ Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis 
 LAYERS: dict[str, tuple[int, ...]] = {"all": (0, 1, 2, 3, 4, 5), "hidden": (0, 1, 2, 3)}
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available) -> a usable torch.device.
+
+    Every entry point (experiments, theory, sweeps, explorers, the CLI) resolves its device here."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {device!r}")
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be None, 'cpu' or 'cuda'; got {str(device)!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use the CPU instead")
+    return device
+
+
 def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: int,
                 device: torch.device | str = "cpu") -> Params:
     """One model per generator: weights N(0, 1/fan_in) (std 1/sqrt(fan_in)), biases 0."""

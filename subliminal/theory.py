@@ -80,7 +80,7 @@ def gauss_newton_product(params: models.Params, x: torch.Tensor, v: models.Param
 
 def single_step_check(config: Config | None = None, seed: int = 0, teacher_lr: float = 1e-3,
                       student_lrs=None, init: str = "shared", outputs: str = "aux",
-                      device: str = "cpu") -> SingleStep:
+                      device: str | None = None) -> SingleStep:
     """One teacher step, one student step, and how the trait loss responds.
 
     ``init="shared"``: the student starts at the teacher's initialisation (the
@@ -93,6 +93,7 @@ def single_step_check(config: Config | None = None, seed: int = 0, teacher_lr: f
     if not teacher_lr > 0:
         raise ValueError(f"teacher_lr must be positive; got {teacher_lr}")
     config = config or Config()
+    device = models.resolve_device(device)
     student_lrs = np.logspace(-2, 2, 9) if student_lrs is None else np.asarray(student_lrs, dtype=float)
     data = load_mnist()
     batch = torch.randperm(len(data.x_train), generator=generator(config.seed, "theory-batch", seed))

@@ -229,36 +229,40 @@ def plot_single_step_frame(check) -> bytes:
 # --------------------------------------------------------------------------- frames (computation)
 
 
-def _run(config: Config, seeds: Sequence[int], conditions: Sequence[str]):
+def _run(config: Config, seeds: Sequence[int], conditions: Sequence[str], device=None):
     from .experiments import run_experiment
 
-    return run_experiment(config, seeds=list(seeds), conditions=list(conditions), cache=True, progress=False)
+    return run_experiment(config, seeds=list(seeds), conditions=list(conditions), device=device, cache=True,
+                          progress=False)
 
 
-def transfer_frame(lr: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS) -> bytes:
+def transfer_frame(lr: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
+                   device=None) -> bytes:
     config = (config or explorer_config()).replace(student_lr=float(lr))
-    return plot_transfer_frame(lr, _run(config, seeds, ["student_aux", "cross_aux"]))
+    return plot_transfer_frame(lr, _run(config, seeds, ["student_aux", "cross_aux"], device))
 
 
-def tau_frame(tau: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS) -> bytes:
+def tau_frame(tau: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
+              device=None) -> bytes:
     config = config or explorer_config()
-    plain = _run(config, seeds, ["student_aux"])  # independent of tau: one cached run for all frames
-    projected = _run(config.replace(projection_tau=float(tau)), seeds, ["projection"])
+    plain = _run(config, seeds, ["student_aux"], device)  # independent of tau: one cached run for all frames
+    projected = _run(config.replace(projection_tau=float(tau)), seeds, ["projection"], device)
     return plot_tau_frame(tau, plain, projected)
 
 
-def liminal_frame(scale: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS) -> bytes:
+def liminal_frame(scale: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
+                  device=None) -> bytes:
     config = config or explorer_config()
-    plain = _run(config, seeds, ["student_aux"])
-    liminal = _run(config.replace(liminal_scale=float(scale)), seeds, ["liminal"])
+    plain = _run(config, seeds, ["student_aux"], device)
+    liminal = _run(config.replace(liminal_scale=float(scale)), seeds, ["liminal"], device)
     return plot_liminal_frame(scale, plain, liminal)
 
 
 def single_step_frame(eps: float, config: Config | None = None, student_lrs: Sequence[float] | None = None,
-                      seed: int = 0) -> bytes:
+                      seed: int = 0, device=None) -> bytes:
     from .theory import single_step_check
 
-    check = single_step_check(config or Config.fast(), seed=seed, teacher_lr=float(eps),
+    check = single_step_check(config or Config.fast(), seed=seed, teacher_lr=float(eps), device=device,
                               student_lrs=np.asarray(student_lrs or STUDENT_LRS_SINGLE_STEP, dtype=float))
     return plot_single_step_frame(check)
 
@@ -325,7 +329,8 @@ def _sci(value: float) -> str:
 
 
 def single_step_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                         config: Config | None = None, student_lrs: Sequence[float] | None = None, seed: int = 0):
+                         config: Config | None = None, student_lrs: Sequence[float] | None = None, seed: int = 0,
+                         device=None):
     """Chapter 2: one teacher step of size eps, one student step on the aux-logit KL on noise.
 
     The slider picks the teacher's step size eps (log-spaced, 1e-4 ... 3). The
@@ -337,22 +342,22 @@ def single_step_explorer(static: bool | None = None, *, grid: Sequence[float] | 
     grid = _grid("single_step", grid, SINGLE_STEP_GRID)
     labels = [f"{v:.1e}" for v in grid]
     config = config or Config.fast()
-    return _explorer(grid, labels, lambda eps: single_step_frame(eps, config, student_lrs, seed),
+    return _explorer(grid, labels, lambda eps: single_step_frame(eps, config, student_lrs, seed, device),
                      "teacher step ε", "ε", static, initial=len(grid) // 2)
 
 
 def transfer_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                      config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS):
+                      config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
     """Chapter 6: student learning rate -> shared-init vs cross-model aux-only student."""
     grid = _grid("transfer", grid, TRANSFER_GRID)
     config = config or explorer_config()
     initial = grid.index(config.student_lr) if config.student_lr in grid else 0
-    return _explorer(grid, [_sci(v) for v in grid], lambda lr: transfer_frame(lr, config, seeds),
+    return _explorer(grid, [_sci(v) for v in grid], lambda lr: transfer_frame(lr, config, seeds, device),
                      "student learning rate", "student lr", static, initial=initial)
 
 
 def tau_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                 config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS):
+                 config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
     """Chapter 4: projection threshold tau (project when cos(g_d, g_t) > tau; 1 = never)."""
     grid = _grid("tau", grid, TAU_GRID)
     for tau in grid:
@@ -360,19 +365,19 @@ def tau_explorer(static: bool | None = None, *, grid: Sequence[float] | None = N
             raise ValueError(f"tau must lie in [-1, 1]; got {tau}")
     labels = ["1 (never)" if v >= 1 else f"{v:g}" for v in grid]
     initial = grid.index(0.0) if 0.0 in grid else 0
-    return _explorer(grid, labels, lambda tau: tau_frame(tau, config, seeds), "threshold τ", "τ", static,
+    return _explorer(grid, labels, lambda tau: tau_frame(tau, config, seeds, device), "threshold τ", "τ", static,
                      initial=initial)
 
 
 def liminal_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                     config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS):
+                     config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
     """Chapter 5: liminal_scale (0 = no liminal term) -> accuracy curve vs the plain student."""
     grid = _grid("liminal", grid, LIMINAL_GRID)
     for scale in grid:
         if scale < 0:
             raise ValueError(f"liminal_scale must be at least 0; got {scale}")
     initial = grid.index(1.0) if 1.0 in grid else 0
-    return _explorer(grid, [f"{v:g}" for v in grid], lambda s: liminal_frame(s, config, seeds),
+    return _explorer(grid, [f"{v:g}" for v in grid], lambda s: liminal_frame(s, config, seeds, device),
                      "liminal scale", "liminal scale", static, initial=initial)
 
 

@@ -89,25 +89,21 @@ def check_invariants(chapter: str, values: dict) -> None:
         assert v("ch2_gn_cos_min") > 0.99, "the student step matches the Gauss-Newton prediction"
         assert 0.9 < v("ch2_linear_ratio") < 1.1, "small steps follow the first-order prediction"
     elif chapter.startswith("03"):
-        for key in ("ch3_mean_cosine", "ch3_early_mean_cosine", "ch3_late_mean_cosine"):
-            assert -1 <= v(key) <= 1, f"{key} is a cosine"
-        assert -1 <= v("ch3_seed_correlation") <= 1
-        assert 50 < v("ch3_frac_positive") <= 100, "alignment is positive in most steps"
+        assert v("ch3_frac_positive") > 50, "alignment is positive in most steps"
         assert v("ch3_mean_cosine") > 0
         assert v("ch3_cross_frac_positive") < v("ch3_frac_positive"), "cross-model alignment is weaker"
     elif chapter.startswith("04"):
         assert v("ch4_projection_acc") < 20, "the projection student stays near chance"
         assert v("ch4_student_aux_acc") > v("ch4_projection_acc") + 5
-        assert 0 < v("ch4_frac_projected") <= 100
+        assert v("ch4_frac_projected") > 0, "the projection fired"
         assert v("ch4_final_loss_ratio") < 3, "distillation still succeeds under projection"
-        assert 0 <= v("ch4_label_free_acc") <= 100
+        assert v("ch4_label_free_acc") < 20, "the label-free projection also holds the student near chance"
     elif chapter.startswith("05"):
         assert v("ch5_liminal_acc") > v("ch5_reference_acc") + 5, "liminal training does not prevent transfer"
         assert v("ch5_liminal_acc") <= v("ch5_student_aux_acc") + 5, "liminal does not increase transfer"
-        assert -1 <= v("ch5_early_cos_liminal") <= 1 and -1 <= v("ch5_early_cos_baseline") <= 1
     elif chapter.startswith("06"):
         assert v("ch6_best_lr") > 0
-        assert math.isfinite(v("ch6_lr_effect"))
+        v("ch6_lr_effect")  # glued and finite
 
 
 def parameters_cells(notebook: nbformat.NotebookNode) -> list:

@@ -75,5 +75,6 @@ def test_liminal_schedule():
     assert liminal_lambda(1.0, lambda0=0.5, tau2=0.2) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="t must lie in"):
         liminal_lambda(1.5, lambda0=0.5, tau2=0.2)
+    assert liminal_lambda(1.0, lambda0=0.5, tau2=1.0) == pytest.approx(1.0)  # one epoch: the rise only
     with pytest.raises(ValueError, match="tau2 must lie"):
-        liminal_lambda(0.5, lambda0=0.5, tau2=1.0)
+        liminal_lambda(0.5, lambda0=0.5, tau2=0.0)
