@@ -10,17 +10,28 @@ here, with the choice the book explains as default.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 N_DIGITS = 10
 INPUT_DIM = 28 * 28
 
+#: Trait gradients g_t: digit cross-entropy on true labels; KL to the teacher's digit
+#: logits (no labels); cross-entropy on shuffled labels (placebo); a random direction
+#: with g_t's per-layer norms, redrawn every step (placebo).
+TRAIT_GRADIENTS = ("labelled", "label_free", "shuffled", "random")
+
 _CHOICES = {
     "noise": ("uniform", "gaussian"),
-    "trait_grad": ("labelled", "label_free"),
+    "trait_grad": TRAIT_GRADIENTS,
     "liminal_outputs": ("aux", "all"),
     "precision": ("fp32", "bf16"),
+    "projection_layers": ("all", "hidden"),
+    "student_weight_decay_mode": ("l2", "decoupled"),
 }
 
 
@@ -44,6 +55,9 @@ class Config:
     n_train: int | None = None
     n_noise: int = 60_000
     noise: str = "uniform"
+    # what a seed varies: False = only the initialisation (noise images, batch orders and trait
+    # batches are shared by all seeds, as in the reference code); True = the data too
+    data_per_seed: bool = False
     # teacher
     teacher_lr: float = 3e-4
     teacher_batch_size: int = 1024
@@ -54,13 +68,19 @@ class Config:
     student_epochs: int = 5
     temperature: float = 1.0
     student_weight_decay: float = 0.0
+    # "l2": torch.optim.Adam's weight_decay (an L2 term that goes through Adam's scaling);
+    # "decoupled": AdamW (weights shrink by lr * decay each step, outside the adaptive step)
+    student_weight_decay_mode: str = "l2"
     student_init_noise: float = 0.0
     # alignment measurement
     track_alignment: bool = True
     trait_grad: str = "labelled"
     trait_batch_size: int = 1024
-    # projection mitigation
+    # projection mitigation: remove the fraction `projection_beta` of the g_t component
+    # whenever cos(g_d, g_t) > `projection_tau`, from all layers or the hidden ones only
     projection_tau: float = 0.0
+    projection_beta: float = 1.0
+    projection_layers: str = "all"
     # liminal mitigation (Yanagisawa et al.); tau2=None means 1/student_epochs
     liminal_lambda0: float = 1.0
     liminal_tau2: float | None = None
@@ -75,36 +95,44 @@ class Config:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        positive_ints = [
-            "hidden", "n_noise", "teacher_batch_size", "student_batch_size",
-            "trait_batch_size", "curve_every", "curve_samples",
-        ]
-        for name in positive_ints:
-            _check_int(name, getattr(self, name), minimum=1)
-        for name in ["n_aux", "teacher_epochs", "student_epochs", "seed"]:
-            _check_int(name, getattr(self, name), minimum=0)
-        if self.n_aux < 1:
-            raise ConfigError("n_aux must be at least 1 (the student is distilled on the aux logits); got 0")
-        if self.student_epochs < 1:
-            raise ConfigError("student_epochs must be at least 1; got 0")
+        """Validate every field; each error names the field, the value and a valid example."""
+        for name in ["hidden", "n_aux", "n_noise", "teacher_epochs", "student_epochs", "teacher_batch_size",
+                     "student_batch_size", "trait_batch_size", "curve_every", "curve_samples"]:
+            self._int(name, minimum=1, why={
+                "n_aux": ": the student is distilled on the aux logits",
+                "teacher_epochs": ": an untrained teacher has no trait to pass on",
+            }.get(name, ""))
+        self._int("seed", minimum=0)
         if self.n_train is not None:
-            _check_int("n_train", self.n_train, minimum=1)
-            if self.n_train > 60_000:
-                raise ConfigError(f"n_train must be at most 60000 (the MNIST training set); got {self.n_train}")
-        if self.curve_samples > 10_000:
-            raise ConfigError(f"curve_samples must be at most 10000 (the MNIST test set); got {self.curve_samples}")
+            self._int("n_train", minimum=1, maximum=N_MNIST_TRAIN, why=", the size of the MNIST training set")
+        self._int("curve_samples", minimum=1, maximum=N_MNIST_TEST, why=", the size of the MNIST test set")
+        n_train = self.n_train if self.n_train is not None else N_MNIST_TRAIN
+        data = f"the n_train={n_train} training images" if self.n_train is not None else "the MNIST training images"
+        self._int("teacher_batch_size", minimum=1, maximum=n_train, why=f", {data} it batches")
+        self._int("trait_batch_size", minimum=1, maximum=n_train, why=f", {data} it batches")
+        self._int("student_batch_size", minimum=1, maximum=self.n_noise,
+                  why=f", the n_noise={self.n_noise} noise images it batches")
         for name in ["teacher_lr", "student_lr", "temperature", "liminal_temperature"]:
-            _check_float(name, getattr(self, name), low=0.0, low_open=True)
+            self._float(name, low=0.0, low_open=True)
         for name in ["student_weight_decay", "student_init_noise", "liminal_scale"]:
-            _check_float(name, getattr(self, name), low=0.0)
-        _check_float("projection_tau", self.projection_tau, low=-1.0, high=1.0)
-        _check_float("liminal_lambda0", self.liminal_lambda0, low=0.0, high=1.0)
+            self._float(name, low=0.0)
+        self._float("projection_tau", low=-1.0, high=1.0)
+        self._float("projection_beta", low=0.0, high=1.0)
+        self._float("liminal_lambda0", low=0.0, high=1.0)
         if self.liminal_tau2 is not None:
-            _check_float("liminal_tau2", self.liminal_tau2, low=0.0, high=1.0, low_open=True, high_open=True)
+            self._float("liminal_tau2", low=0.0, high=1.0, low_open=True, high_open=True)
+        _check_bool("track_alignment", self.track_alignment)
+        _check_bool("data_per_seed", self.data_per_seed)
         for name, options in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in options:
-                raise ConfigError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+            _check_choice(name, getattr(self, name), options)
+
+    def _int(self, name: str, minimum: int, maximum: int | None = None, why: str = "") -> None:
+        value = _check_int(name, getattr(self, name), minimum, maximum, why)
+        object.__setattr__(self, name, value)  # NumPy integers become plain ints (JSON-able cache keys)
+
+    def _float(self, name: str, **bounds: Any) -> None:
+        value = _check_float(name, getattr(self, name), **bounds)
+        object.__setattr__(self, name, value)  # ints and NumPy floats become plain floats
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -150,25 +178,75 @@ class Config:
         return cls(**small)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer; got {value!r}")
+FAST_ENV = "SUBLIMINAL_FAST"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def fast_mode(requested: bool = False) -> bool:
+    """True when chapters, explorers and tests should use their small configuration:
+    asked for (``requested``), or ``SUBLIMINAL_FAST=1`` in the environment."""
+    if not isinstance(requested, bool):
+        raise ConfigError(f"FAST must be True or False; got {requested!r}")
+    value = os.environ.get(FAST_ENV, "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"environment variable {FAST_ENV} must be 1 or 0; got {value!r}")
+    return requested or value in _TRUE
+
+
+N_MNIST_TRAIN, N_MNIST_TEST = 60_000, 10_000
+#: Valid examples for the fields whose default (None) would not make a useful example.
+_EXAMPLES = {"n_train": 12_000, "liminal_tau2": 0.2}
+
+
+def _example(name: str) -> str:
+    """``name=value`` with a valid value (the field's default), for error messages."""
+    if name in _EXAMPLES:
+        return f"{name}={_EXAMPLES[name]!r}"
+    default = {f.name: f.default for f in dataclasses.fields(Config)}[name]
+    return f"{name}={default!r}"
+
+
+def _fail(name: str, rule: str, value: Any, example: str | None = None) -> None:
+    raise ConfigError(f"{name} must be {rule} (e.g. {example or _example(name)}); got {value!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None, why: str = "") -> int:
+    """``value`` as a plain int if it is a whole number in [minimum, maximum] (bools are not numbers)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        _fail(name, f"a whole number >= {minimum}", value)
+    value = int(value)
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}; got {value}")
+        _fail(name, f"at least {minimum}{why}", value)
+    if maximum is not None and value > maximum:
+        default = {f.name: f.default for f in dataclasses.fields(Config)}[name]
+        example = f"{name}={min(default, maximum)}" if isinstance(default, int) else None
+        _fail(name, f"at most {maximum}{why}", value, example)
+    return value
 
 
 def _check_float(name: str, value: Any, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number; got {value!r}")
-    if value != value:  # NaN
-        raise ConfigError(f"{name} must be a number; got NaN")
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a plain float if it is a finite number within the bounds (bools are not numbers)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        _fail(name, "a number", value)
+    value = float(value)
+    if not math.isfinite(value):
+        _fail(name, "a finite number", value)
     if low is not None and (value < low or (low_open and value == low)):
-        bound = f"greater than {low}" if low_open else f"at least {low}"
-        raise ConfigError(f"{name} must be {bound}; got {value}")
+        _fail(name, f"greater than {low}" if low_open else f"at least {low}", value)
     if high is not None and (value > high or (high_open and value == high)):
-        bound = f"less than {high}" if high_open else f"at most {high}"
-        raise ConfigError(f"{name} must be {bound}; got {value}")
+        _fail(name, f"less than {high}" if high_open else f"at most {high}", value)
+    return value
 
 
-__all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM"]
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(name, "True or False", value)
+
+
+def _check_choice(name: str, value: Any, options: tuple) -> None:
+    if not isinstance(value, str) or value not in options:
+        _fail(name, "one of " + ", ".join(map(repr, options)), value)
+
+
+__all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "fast_mode"]

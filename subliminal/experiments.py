@@ -171,14 +171,15 @@ def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, c
     from .store import memoise
 
     teacher_keys = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs",
-                    "precision")
+                    "precision", "data_per_seed")
     key = {"config": {k: getattr(config, k) for k in teacher_keys}, "seeds": list(seeds),
            "device": torch.device(device).type}
 
     def compute():
         x_train, y_train, _, _ = training_data(config, device)
         init = shared_inits(config, seeds, device)
-        trained = train_teacher(init, x_train, y_train, config, generator(config.seed, "teacher-order"), progress)
+        order = generator(config.seed, "teacher-order", data_index(config, seeds))
+        trained = train_teacher(init, x_train, y_train, config, order, progress)
         return {"params": models.to_numpy(trained)}
 
     return models.from_numpy(memoise("teachers", key, compute, enabled=cache)["params"], device)
@@ -196,6 +197,16 @@ def cross_inits(config: Config, seeds: Sequence[int], device) -> models.Params:
                               config.n_outputs, device)
 
 
+def data_index(config: Config, seeds: Sequence[int]) -> int:
+    """The index of the data streams (noise images, batch orders, trait batches) for a run of ``seeds``:
+    0, shared by all seeds (the reference code), or the seed itself with ``config.data_per_seed``."""
+    if not config.data_per_seed:
+        return 0
+    if len(seeds) != 1:
+        raise ValueError("with data_per_seed every seed has its own data: run one seed at a time")
+    return int(seeds[0])
+
+
 def training_data(config: Config, device):
     """MNIST train (first ``n_train`` images) and test tensors on ``device``."""
     data = load_mnist()
@@ -206,6 +217,12 @@ def training_data(config: Config, device):
 
 def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: torch.device, cache: bool,
                         progress: bool) -> dict:
+    if config.data_per_seed and len(seeds) > 1:  # each seed its own data: one ensemble per seed
+        parts = [_compute_experiment(config, [k], specs, device, cache, progress) for k in seeds]
+        merged = {name: {field: None if parts[0]["conditions"][name][field] is None else
+                         np.concatenate([p["conditions"][name][field] for p in parts])
+                         for field in parts[0]["conditions"][name]} for name in specs}
+        return {"conditions": merged, "curve_steps": parts[0]["curve_steps"]}
     if device.type == "cpu":
         tune_cpu_allocator()
     x_train, y_train, x_test, y_test = training_data(config, device)
@@ -234,7 +251,8 @@ def _members(specs: Sequence[StudentCondition], n_seeds: int, device, test) -> t
 def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x_test, y_test, device,
                   progress, results) -> np.ndarray:
     n_seeds, names, specs = len(seeds), list(students), list(students.values())
-    noise = noise_images(config.n_noise, generator(config.seed, "noise"), config.noise).to(device)
+    stream = data_index(config, seeds)
+    noise = noise_images(config.n_noise, generator(config.seed, "noise", stream), config.noise).to(device)
     teacher_of = torch.arange(n_seeds, device=device).repeat(len(specs))  # ensemble member -> its seed's teacher
     members = lambda test: _members(specs, n_seeds, device, test)  # noqa: E731
 
@@ -269,8 +287,9 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
                                       config.curve_every)]
     if trait is not None:
         probes += [AlignmentProbe(), UpdateProbe()]
-    trained, logs = distill(init, noise, terms, config, generator(config.seed, "student-order"), trait=trait,
-                            trait_generator=generator(config.seed, "trait-order"), transforms=transforms,
+    trained, logs = distill(init, noise, terms, config, generator(config.seed, "student-order", stream),
+                            trait=trait, trait_generator=generator(config.seed, "trait-order", stream),
+                            transforms=transforms,
                             probes=probes, progress=progress)
 
     accuracy = models.accuracy(trained, x_test, y_test).cpu().numpy()
@@ -301,8 +320,10 @@ def _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_tr
     if "label_free" in trait_of:
         teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][teacher_of]
     return TraitGradient(x=x_train, labels=labels, teacher_digits=teacher_digits, label_free=flag("label_free"),
-                         random=flag("random"), generator=generator(config.seed, "random-trait"))
+                         random=flag("random"), generator=generator(config.seed, "random-trait",
+                                                                    data_index(config, seeds)))
 
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",
-           "condition_specs", "run_experiment", "train_teachers", "shared_inits", "cross_inits", "training_data"]
+           "condition_specs", "run_experiment", "train_teachers", "data_index", "shared_inits", "cross_inits",
+           "training_data"]

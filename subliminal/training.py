@@ -255,9 +255,9 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
 
     At every step: the loss terms on a noise batch give g_d; if a transform or a probe needs
     it, the trait gradient g_t is computed on a batch of ``trait.x`` (order from
-    ``trait_generator``); the transforms change g_d; Adam (lr ``config.student_lr``, L2 weight
-    decay ``config.student_weight_decay``) takes the step; the probes record. The logs of all
-    probes are merged into one dict of CPU tensors.
+    ``trait_generator``); the transforms change g_d; Adam (lr ``config.student_lr``; weight
+    decay ``config.student_weight_decay`` as an L2 term, or decoupled as in AdamW) takes the
+    step; the probes record. The logs of all probes are merged into one dict of CPU tensors.
     """
     device = noise.device
     n_models = len(init[0])
@@ -266,7 +266,8 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
         raise ValueError("gradient transforms and alignment probes need a `trait` gradient and a `trait_generator`")
     params = [p.detach().clone().requires_grad_(True) for p in init]
     # fused: one pass over each parameter instead of a dozen (same update rule)
-    optimizer = torch.optim.Adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay, fused=True)
+    adam = torch.optim.AdamW if config.student_weight_decay_mode == "decoupled" else torch.optim.Adam
+    optimizer = adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay, fused=True)
     batches = [idx.to(device) for idx in batch_indices(len(noise), config.student_batch_size, config.student_epochs,
                                                         generator)]
     n_steps = len(batches)

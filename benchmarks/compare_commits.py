@@ -1,0 +1,78 @@
+"""Time the reproduction at two commits side by side, in one run, on this machine.
+
+    python benchmarks/compare_commits.py --base 179ba38 [--head WORKTREE] [--seeds 2] [--rounds 2]
+
+Each commit's ``subliminal`` package is exported into a temporary folder (``git archive``;
+``--head`` defaults to the working tree) and timed in a fresh Python process:
+``run_experiment(Config(), seeds=N, device="cpu", cache=False)`` (teachers and all eight
+conditions at paper scale, nothing cached). The commits alternate, round by round, so
+background load affects both alike. Prints every timing and the ratio head / base of the
+medians. Speed is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMER = """
+import sys, time
+sys.path.insert(0, {path!r})
+import subliminal
+from subliminal import Config
+from subliminal.experiments import run_experiment
+from subliminal.data import load_mnist
+load_mnist()  # data loading is not part of the timing
+start = time.perf_counter()
+run_experiment(Config(), seeds={seeds}, device="cpu", cache=False, progress=False)
+print(time.perf_counter() - start)
+"""
+
+
+def export(rev: str, folder: Path) -> Path:
+    """The package at ``rev`` (a commit) written into ``folder``; returns the folder."""
+    archive = subprocess.run(["git", "archive", "--format=tar", rev, "subliminal"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def time_once(path: Path, seeds: int) -> float:
+    out = subprocess.run([sys.executable, "-c", TIMER.format(path=str(path), seeds=seeds)], cwd=tempfile.gettempdir(),
+                         check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the commit to compare against (e.g. the previous one)")
+    parser.add_argument("--head", default=None, help="a commit; default: the working tree")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = export(args.base, Path(tmp) / "base")
+        head = export(args.head, Path(tmp) / "head") if args.head else ROOT
+        label = args.head or "working tree"
+        times: dict[str, list[float]] = {args.base: [], label: []}
+        for r in range(args.rounds):
+            for name, path in ((args.base, base), (label, head)):
+                seconds = time_once(path, args.seeds)
+                times[name].append(seconds)
+                print(f"round {r + 1}: {name:<14} {seconds:7.1f} s  ({seconds / args.seeds:5.1f} s/seed)", flush=True)
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        print(f"median s/seed: {args.base} {medians[args.base] / args.seeds:.1f}, "
+              f"{label} {medians[label] / args.seeds:.1f}; ratio {label} / {args.base} = "
+              f"{medians[label] / medians[args.base]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
