@@ -20,9 +20,10 @@ import time
 
 import torch
 
+from subliminal.budget import run_flops
 from subliminal.config import INPUT_DIM, Config
-from subliminal.data import batch_indices, load_mnist
-from subliminal.experiments import ALL_CONDITIONS, STUDENT_CONDITIONS, resolve_device, run_experiment
+from subliminal.data import load_mnist
+from subliminal.experiments import resolve_device, run_experiment
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -47,28 +48,6 @@ def measured_peak_gflops(device: torch.device, precision: str = "fp32", hidden: 
         seconds = (time.perf_counter() - start) / repeats
         best = max(best, 2 * a.shape[0] * a.shape[1] * b.shape[1] / seconds / 1e9)
     return best
-
-
-def run_flops(config: Config, n_seeds: int, conditions=ALL_CONDITIONS) -> float:
-    """Matrix-multiply FLOPs of one ``run_experiment`` call (forward, backward, evaluation)."""
-    H, K = config.hidden, config.n_outputs
-    fwd = INPUT_DIM * H + H * H + H * K  # multiply-adds per sample, forward
-    train = fwd + (fwd + H * H + H * K)  # forward + backward (weights + activations, not the input)
-    n_train = config.n_train or 60_000
-    students = [c for c in conditions if c in STUDENT_CONDITIONS]
-    steps = len(batch_indices(config.n_noise, config.student_batch_size, config.student_epochs,
-                              torch.Generator().manual_seed(0)))
-    curve_points = len(set(range(0, steps, config.curve_every)) | {steps})
-    macs = config.teacher_epochs * n_train * train  # teacher
-    macs += 10_000 * fwd * (("teacher" in conditions) + ("reference" in conditions))
-    if students:
-        macs += config.n_noise * fwd * (1 + any(STUDENT_CONDITIONS[c].liminal for c in students))
-        per_student = config.student_epochs * config.n_noise * train
-        if config.track_alignment:
-            per_student += steps * config.trait_batch_size * train
-        per_student += curve_points * config.curve_samples * fwd + 2 * 10_000 * fwd  # final and restored-head accuracy
-        macs += len(students) * per_student
-    return 2.0 * macs * n_seeds
 
 
 def timed(fn):

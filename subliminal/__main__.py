@@ -1,50 +1,51 @@
 """Command line::
 
     python -m subliminal reproduce --seeds N [--json PATH] [--device cpu|cuda] [--precision fp32|bf16]
-                                   [--fast] [--no-cache]
+                                   [--fast] [--no-cache] [--allow-large]
 
 Prints the paper's table: every condition's mean digit accuracy with a 95 %
 confidence interval over seeds and, for each distillation condition, the
 fraction of steps with positive gradient alignment and the mean cosine.
+
+Everything that can be checked is checked before the run starts (arguments,
+the ``--json`` path, the cache and data folders, the memory the run needs); an
+error is one line on stderr and exit status 2. Ctrl-C prints one line and exits
+with 130, leaving no half-written file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
+from . import budget, store
 from .config import Config, ConfigError
-from .data import DataUnavailableError
-from .experiments import ALL_CONDITIONS, ExperimentResult, mean_ci, resolve_device, run_experiment
 
-DESCRIPTIONS = {
-    "teacher": "trained on MNIST digits",
-    "reference": "untrained shared init",
-    "student_aux": "shared init, aux logits only",
-    "student_all": "shared init, all logits",
-    "cross_aux": "different init, aux logits only",
-    "cross_all": "different init, all logits",
-    "projection": "aux student, aligned gradient removed",
-    "liminal": "aux student + liminal KL to its init",
-}
+EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
+#: Runs estimated to take longer than this (seconds on a 2-core CPU) announce their estimate first.
+ANNOUNCE_AFTER_S = 600
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, non-zero exit
-        self.exit(2, f"subliminal: error: {message} (see `python -m subliminal reproduce --help`)\n")
+        self.exit(EXIT_USAGE, f"subliminal: error: {message} (see `python -m subliminal reproduce --help`)\n")
 
 
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer; got {value}")
+        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {value}")
     return value
 
 
@@ -53,62 +54,179 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     rep = commands.add_parser("reproduce", help="train every condition for N seeds and print the table")
     rep.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (models per condition)")
-    rep.add_argument("--json", type=Path, help="also write per-seed results as JSON to this path")
-    rep.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    rep.add_argument("--json", type=str, metavar="PATH", help="also write per-seed results as JSON to this file")
+    rep.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                     help="where to train (default: cuda when a GPU is available, else cpu)")
     rep.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                      help="matrix products in fp32 (the reference code) or bf16 (about 2x faster on CPUs with "
                           "native bf16 and on GPUs; weights, losses and Adam stay fp32)")
     rep.add_argument("--fast", action="store_true", help="tiny configuration for smoke tests")
     rep.add_argument("--no-cache", action="store_true", help="recompute instead of reading memoised results")
+    rep.add_argument("--allow-large", action="store_true",
+                     help="run even when the estimated memory exceeds what the machine has")
     return parser
 
 
-def format_table(result: ExperimentResult) -> str:
-    """The reproduction table as fixed-width text."""
-    n = len(result.seeds)
-    lines = [
-        f"Subliminal learning in MNIST: {n} seed(s), m = {result.config.n_aux} auxiliary logits, "
-        f"{result.config.precision} matrix products",
-        f"{'condition':<12} {'accuracy (95% CI)':>20} {'steps cos>0':>12} {'mean cos':>10}   description",
-    ]
-    for name, res in result.conditions.items():
-        mean, half = mean_ci(res.accuracy)
-        acc = f"{100 * mean:6.2f} ± {100 * half:5.2f} %"
-        pos = f"{100 * res.frac_positive.mean():10.1f} %" if res.cosine is not None else f"{'':>12}"
-        cos = f"{res.mean_cosine.mean():10.5f}" if res.cosine is not None else f"{'':>10}"
-        lines.append(f"{name:<12} {acc:>20} {pos} {cos}   {DESCRIPTIONS[name]}")
-    return "\n".join(lines)
+class UsageError(ValueError):
+    """A command-line value that cannot work; the message says what to do instead."""
 
 
-def _write_json_atomically(path: Path, payload: dict) -> None:
-    path = path.expanduser()
-    if not path.parent.exists():
-        raise OSError(f"cannot write --json {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+# --------------------------------------------------------------------------- output path
+
+
+def check_output_path(text: str, option: str = "--json") -> Path:
+    """The file ``text`` names, once it is certain that it can be written atomically; else :class:`UsageError`.
+
+    Refused: an empty path, a folder, an existing file that is not a regular file (a
+    device such as /dev/null, a pipe), a file marked read-only, a missing folder, and a
+    folder where no file can be created (a read-only mount, /proc).
+    """
+    if not text or not text.strip():
+        raise UsageError(f"{option} needs a file path, e.g. {option} results.json; got an empty string")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{option} {text} is a folder; give a file path such as {path / 'results.json'}")
+    if path.exists():
+        path = path.resolve()  # write through a symlink to the file it names
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{option} {text} is not a regular file; give the path of a .json file")
+        if not (mode & 0o222) or not os.access(path, os.W_OK):
+            raise UsageError(f"{option} {text} is read-only; choose another path or make it writable "
+                             f"(chmod u+w {text})")
+    elif path.is_symlink():
+        raise UsageError(f"{option} {text} is a broken symbolic link; give the path of a .json file")
+    folder = path.parent
+    if not folder.exists():
+        raise UsageError(f"{option} {text}: folder {folder} does not exist; create it first (mkdir -p {folder})")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {text}: {folder} is not a folder")
+    try:  # what the atomic write will do: create a file beside the target, then rename it
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"{option} {text}: cannot create files in {folder} ({exc.strerror or exc}); "
+                         "choose a writable folder") from None
+    return path
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Serialise first, then write atomically (a temporary file beside ``path``, then ``os.replace``)."""
+    text = json.dumps(payload, indent=2) + "\n"
+    store.clean_orphans(path.parent)  # temp files of an earlier, interrupted write
+    store.atomic_write(path, text.encode())
+
+
+# --------------------------------------------------------------------------- checks before the run
+
+
+def _device(requested: str | None) -> str:
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was requested but no CUDA GPU is available here; use --device cpu "
+                         "(or leave --device out)")
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_budget(config: Config, seeds: int, conditions, device: str, allow_large: bool) -> budget.Estimate:
+    estimate = budget.estimate(config, seeds, conditions)
+    if device == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return budget.check_budget(estimate, free, allow_large, flag="--allow-large", where="the GPU")
+    return budget.check_budget(estimate, None, allow_large, flag="--allow-large")
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Hold a Ctrl-C that arrives inside the block (importing torch) and raise it when the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _one_line(exc: BaseException) -> str:
+    return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
+def _error(message: str) -> None:
+    print(f"subliminal: error: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        device = resolve_device(args.device)
-        if args.json is not None and not args.json.expanduser().parent.exists():
-            raise ValueError(f"--json: folder {args.json.expanduser().parent} does not exist")
+        return _reproduce(build_parser().parse_args(argv))
+    except KeyboardInterrupt:
+        lead = "\n" if sys.stderr.isatty() else ""  # end a progress bar's line first
+        print(f"{lead}subliminal: interrupted; no partial file was left behind", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    try:  # the checks that need no torch first, so that they answer at once
+        output = check_output_path(args.json) if args.json is not None else None
+        if not args.no_cache:
+            store.cache_dir()
+    except (UsageError, OSError) as exc:
+        _error(_one_line(exc))
+        return EXIT_USAGE
+    with _interrupt_after():  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
+        import torch  # noqa: F401
+
+        from . import experiments  # noqa: F401
+        from .data import DataUnavailableError, data_root
+
+    try:  # every other check that needs no training, before the run
+        data_root()
+        device = _device(args.device)
         config = (Config.fast() if args.fast else Config()).replace(precision=args.precision)
+        from .experiments import ALL_CONDITIONS, run_experiment
+
+        estimate = _check_budget(config, args.seeds, ALL_CONDITIONS, device, args.allow_large)
+        if device == "cpu" and estimate.seconds > ANNOUNCE_AFTER_S:
+            print(f"subliminal: this run needs {estimate.describe()}", file=sys.stderr, flush=True)
+    except (UsageError, ConfigError, budget.BudgetError, DataUnavailableError, OSError, ValueError) as exc:
+        _error(_one_line(exc))
+        return EXIT_USAGE
+    try:
         result = run_experiment(config, seeds=args.seeds, conditions=ALL_CONDITIONS, device=device,
                                 cache=not args.no_cache, progress=sys.stderr.isatty())
-    except (ConfigError, ValueError, OSError, DataUnavailableError) as exc:
-        print(f"subliminal: error: {exc}", file=sys.stderr)
-        return 2
-    print(format_table(result))
-    if args.json is not None:
-        _write_json_atomically(args.json, result.to_json_dict())
+    except (ConfigError, DataUnavailableError, OSError, ValueError) as exc:
+        _error(_one_line(exc))
+        return EXIT_USAGE
+    except MemoryError:
+        _error(f"ran out of memory; this run needs {estimate.describe()}: use fewer seeds or --fast")
+        return EXIT_USAGE
+    except RuntimeError as exc:
+        if "out of memory" not in str(exc).lower():
+            raise
+        _error(f"ran out of memory ({_one_line(exc)[:200]}); this run needs {estimate.describe()}: "
+               "use fewer seeds or --fast")
+        return EXIT_USAGE
+    from .results import format_table
+
+    print(format_table(result), flush=True)
+    if output is not None:
+        try:
+            write_json(output, result.to_json_dict())
+        except (OSError, TypeError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+            _error(f"could not write --json {args.json} ({reason}); the table above is the result")
+            return EXIT_WRITE
         print(f"per-seed results written to {args.json}")
     return 0
 

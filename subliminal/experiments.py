@@ -7,7 +7,7 @@ and returns an :class:`~subliminal.results.ExperimentResult`.
 A student condition is a composition of parts (:class:`StudentCondition`): where
 it starts, what it imitates, whether the projection transform or the liminal
 loss term acts on it, and which trait gradient it is measured (and projected)
-against. The paper's conditions (science.md §1):
+against. The conditions of Cloud, Le et al. (2025):
 
 ===================  ==========================================================
 teacher              trained on MNIST digits (cross-entropy on logits 0-9)
@@ -36,7 +36,7 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 import torch
 
-from . import models
+from . import budget, models
 from .models import resolve_device
 from .config import N_DIGITS, TRAIT_GRADIENTS, Config
 from .data import load_mnist, noise_images
@@ -140,13 +140,15 @@ def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCon
 
 def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10,
                    conditions: Iterable[ConditionSpec] = ALL_CONDITIONS, device: str | torch.device | None = None,
-                   cache: bool = True, progress: bool = True) -> ExperimentResult:
+                   cache: bool = True, progress: bool = True, allow_large: bool = False) -> ExperimentResult:
     """Run ``conditions`` for every seed (model index) and return their results.
 
     Model ``k`` of a run always gets the same initialisation, data order and
     teacher, whatever other seeds or conditions run beside it. ``device=None``
     uses CUDA when available. With ``cache=True`` results are memoised on disk,
     keyed by configuration, seeds, conditions, device type and the package's code.
+    Before computing, the memory the run needs is estimated (:mod:`subliminal.budget`); a run
+    larger than the machine (or the GPU) holds is refused unless ``allow_large=True``.
     """
     from .store import memoise
 
@@ -154,12 +156,21 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
     if not isinstance(config, Config):
         raise ValueError(f"config must be a subliminal.Config; got {type(config).__name__}")
     seeds, specs, device = seed_list(seeds), condition_specs(conditions), resolve_device(device)
-    if not isinstance(cache, bool):
-        raise ValueError(f"cache must be True or False; got {cache!r}")
+    for name, flag in (("cache", cache), ("progress", progress), ("allow_large", allow_large)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False; got {flag!r}")
     key = {"config": config.to_dict(), "seeds": seeds, "device": device.type,
            "conditions": {name: None if spec is None else dataclasses.asdict(spec) for name, spec in specs.items()}}
-    payload = memoise("experiment", key, lambda: _compute_experiment(config, seeds, specs, device, cache, progress),
-                      enabled=cache)
+
+    def compute() -> dict:  # the budget is checked only when something is computed, not for a cached result
+        needed = budget.estimate(config, len(seeds), [name if spec is None else (name, spec)
+                                                      for name, spec in specs.items()])
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+        budget.check_budget(needed, available_memory=free, allow_large=allow_large,
+                            where="the GPU" if device.type == "cuda" else "this machine")
+        return _compute_experiment(config, seeds, specs, device, cache, progress)
+
+    payload = memoise("experiment", key, compute, enabled=cache)
     conditions_out = {name: ConditionResult(**fields) for name, fields in payload["conditions"].items()}
     return ExperimentResult(config=config, seeds=seeds, conditions=conditions_out,
                             curve_steps=np.asarray(payload["curve_steps"]))
@@ -254,7 +265,9 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     stream = data_index(config, seeds)
     noise = noise_images(config.n_noise, generator(config.seed, "noise", stream), config.noise).to(device)
     teacher_of = torch.arange(n_seeds, device=device).repeat(len(specs))  # ensemble member -> its seed's teacher
-    members = lambda test: _members(specs, n_seeds, device, test)  # noqa: E731
+
+    def members(test) -> torch.Tensor:
+        return _members(specs, n_seeds, device, test)
 
     cross = cross_inits(config, seeds, device) if any(s.init == "cross" for s in specs) else None
     starts = []
@@ -315,7 +328,9 @@ def _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_tr
             seed = seeds[m % n_seeds]
             perm = torch.randperm(len(y_train), generator=generator(config.seed, "shuffled-labels", seed))
             labels[m] = y_train[perm.to(device)]
-    flag = lambda kind: torch.tensor([k == kind for k in per_member], device=device)  # noqa: E731
+
+    def flag(kind: str) -> torch.Tensor:
+        return torch.tensor([k == kind for k in per_member], device=device)
     teacher_digits = None
     if "label_free" in trait_of:
         teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][teacher_of]
