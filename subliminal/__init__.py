@@ -6,6 +6,6 @@ Data flows one way: ``data`` -> ``models`` -> ``training`` -> ``gradients`` /
 
 __version__ = "0.1.0"
 
-from .config import Config, ConfigError  # noqa: E402
+from .config import Config, ConfigError
 
 __all__ = ["Config", "ConfigError", "__version__"]

@@ -19,3 +19,18 @@ def generator(seed: int, stream: str, index: int = 0) -> torch.Generator:
     entropy = [int(seed), zlib.crc32(stream.encode()), int(index)]
     state = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A uniformly random permutation of ``range(n)`` with no fixed point, (n,) long.
+
+    Pairing student ``k`` with teacher ``perm[k]`` then never pairs a model with its
+    own teacher (a plain random permutation leaves one in place on average).
+    Rejection sampling: redraw until no ``perm[k] == k`` (about e = 2.72 draws).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"a derangement needs n >= 2 items (n = 1 can only map to itself); got {n!r}")
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        if not bool((perm == torch.arange(n)).any()):
+            return perm

@@ -19,7 +19,7 @@ reads like the chapters::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import torch
@@ -188,7 +188,9 @@ class AlignmentProbe(Probe):
     needs_trait = True
 
     def start(self, n_models, n_steps, device):
-        zeros = lambda dtype=torch.float32: torch.zeros(n_models, n_steps, dtype=dtype, device=device)  # noqa: E731
+        def zeros(dtype=torch.float32):
+            return torch.zeros(n_models, n_steps, dtype=dtype, device=device)
+
         self.records = {"cosine": zeros(), "cosine_after": zeros(), "projected": zeros(torch.bool),
                         "trait_loss": zeros()}
 

@@ -6,7 +6,12 @@ into a failed build (see the ``book_html`` fixture in conftest.py).
 
 from __future__ import annotations
 
-from chapters import all_chapter_notebooks
+import sys
+
+from chapters import ROOT, all_chapter_notebooks
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from sync_repository import load_repository  # noqa: E402  (_config.yml's repository section)
 
 CDN_PATTERNS = ("unpkg.com", "jsdelivr", "cdnjs", "googleapis.com/ajax", "code.jquery.com")
 
@@ -41,5 +46,6 @@ def test_built_book_fetches_nothing_from_a_cdn(book_html):
 def test_chapter_pages_have_colab_buttons_and_math(book_html):
     for notebook in all_chapter_notebooks():
         text = (book_html / "book" / f"{notebook.stem}.html").read_text()
-        assert f"colab.research.google.com/github/subliminal-book/subliminal/blob/main/book/{notebook.name}" in text
+        # the launch button opens the Colab edition: the branch and repository of _config.yml
+        assert load_repository().colab_link(f"book/{notebook.name}") in text, f"{notebook.stem}: Colab button"
     assert "math notranslate" in (book_html / "book" / "02-single-step-theorem.html").read_text()

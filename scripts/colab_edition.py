@@ -1,0 +1,418 @@
+"""The Colab edition: every chapter as a plain-Jupyter notebook that reads like the HTML book.
+
+``make colab`` (after ``make book``) writes ``_build/colab/book/<chapter>.ipynb``; the publishing
+workflow pushes ``_build/colab`` to the branch the launch buttons open (``repository.branch``).
+
+In the Markdown cells the book's MyST markup becomes plain Markdown:
+
+* ``{glue:text}`key:fmt``` / ``{glue}`key``` -> the value the last build glued, formatted by
+  myst-nb's own ``format_plain_text`` (read from ``<build>/jupyter_execute/**/*.glue.json``);
+* ``{cite:t}`` / ``{cite:p}`` / ``{cite}`` -> "Author (year)" / "(Author, year)", linked to the
+  published bibliography page (authors and years from ``book/references.bib``);
+* ``{doc}``, ``{ref}``, ``{numref}``, ``{eq}`` -> links to the published pages, with the titles,
+  anchors and figure/equation numbers of the build (Sphinx's pickled environment);
+* ``{term}`` -> plain text; ``{math}`` -> ``$...$``;
+* admonitions and other ``:::{...}`` / ```` ```{...} ```` directives -> blockquotes,
+  ```` ```{math} ```` -> ``$$...$$``; equation labels are dropped (numbered equations keep
+  their number as ``\\tag{n}``), ``(label)=`` targets and ``%`` comments are dropped.
+
+Code cells lose their outputs. The set-up cell (the first code cell) is kept; other
+``remove-cell`` cells (HTML-only) are dropped; a figure cell is followed by its caption.
+A Markdown construct this script does not know is an error, never copied through::
+
+    python scripts/colab_edition.py [--build _build] [--out _build/colab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import pickle
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell, load_repository  # noqa: E402
+
+# What must never reach the Colab edition (the issue's list, plus labels and numref)
+MYST_PATTERNS = ("{glue", "{cite", "{term", "{doc", "{ref", "{numref", "{eq}", "{math}", ":::{", "```{")
+ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<content>[^`]+)`")
+DIRECTIVE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<args>.*)$")
+CODE_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?!\{)")
+TARGET = re.compile(r"^\s*\((?P<label>[\w:.-]+)\)=\s*$")
+EQ_LABEL = re.compile(r"^(?P<before>.*?)\$\$[ \t]*\((?P<label>[\w:.-]+)\)[ \t]*$")
+ADMONITION_TITLES = {"note": "Note", "tip": "Tip", "hint": "Hint", "important": "Important", "warning": "Warning",
+                     "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
+                     "seealso": "See also", "dropdown": ""}
+DROP_TAGS = ("remove-cell",)
+
+
+class EditionError(ValueError):
+    """A chapter uses markup the Colab edition cannot render, or the build is missing."""
+
+
+@dataclass
+class BookIndex:
+    """What the conversion needs to know about the built book."""
+
+    repo: Repository
+    glue: dict[str, dict[str, dict]]                 # docname -> key -> glued output ({"data": {mime: ...}})
+    titles: dict[str, str]                           # docname -> page title
+    labels: dict[str, tuple[str, str, str]]          # label -> (docname, anchor, title)
+    numbers: dict[str, str] = field(default_factory=dict)   # figure label or equation label -> "1.2"
+    equations: dict[str, str] = field(default_factory=dict)  # equation label -> docname
+    citations: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # key -> (last names, year)
+    figure_format: str = "Fig. %s"
+
+
+# --------------------------------------------------------------------------- reading the build
+def load_citations(bib: Path = ROOT / "book" / "references.bib") -> dict[str, tuple[list[str], str]]:
+    from pybtex.database import parse_file
+
+    entries = {}
+    for key, entry in parse_file(str(bib)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        entries[key] = ([n for n in names if n.lower() != "others"] or [key], entry.fields.get("year", "n.d."))
+    return entries
+
+
+def load_index(build: Path, repo: Repository | None = None) -> BookIndex:
+    """Glue values, titles, labels and numbers of the Jupyter Book build in ``build`` (e.g. ``_build``)."""
+    build = Path(build)
+    env_file = build / ".doctrees" / "environment.pickle"
+    outputs = build / "jupyter_execute"
+    if not env_file.exists() or not outputs.is_dir():
+        raise EditionError(f"no book build in {build} ({env_file.name} or jupyter_execute/ missing); "
+                           "run `make book` first (or pass --build to another build folder)")
+    with env_file.open("rb") as handle:
+        env = pickle.load(handle)
+    titles = {doc: node.astext() for doc, node in env.titles.items()}
+    labels = {label: (doc, anchor, title) for label, (doc, anchor, title) in env.domaindata["std"]["labels"].items()}
+    numbers, equations = {}, {}
+    for label, (doc, anchor, _title) in labels.items():
+        number = env.toc_fignumbers.get(doc, {}).get("figure", {}).get(anchor)
+        if number:
+            numbers[label] = ".".join(map(str, number))
+    for label, (doc, number) in env.domaindata["math"]["objects"].items():
+        equations[label] = doc
+        # with numfig + math_numfig the page shows the section-based number, as for figures
+        shown = env.toc_fignumbers.get(doc, {}).get("displaymath", {}).get(f"equation-{label}")
+        if shown or number is not None:
+            numbers[label] = ".".join(map(str, shown)) if shown else str(number)
+    glue = {}
+    for path in outputs.rglob("*.glue.json"):
+        doc = path.relative_to(outputs).as_posix()[: -len(".glue.json")]
+        glue[doc] = json.loads(path.read_text())
+    figure_format = (getattr(env.config, "numfig_format", None) or {}).get("figure", "Fig. %s")
+    return BookIndex(repo=repo or load_repository(), glue=glue, titles=titles, labels=labels, numbers=numbers,
+                     equations=equations, citations=load_citations(), figure_format=figure_format)
+
+
+# --------------------------------------------------------------------------- Markdown
+def _target(content: str) -> tuple[str | None, str]:
+    """``text <target>`` -> (text, target); ``target`` -> (None, target)."""
+    match = re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>", content.strip())
+    return (match.group(1).strip(), match.group(2).strip()) if match else (None, content.strip())
+
+
+def _docname(target: str, docname: str) -> str:
+    target = target.removesuffix(".ipynb").removesuffix(".md")
+    if target.startswith("/"):
+        return target.lstrip("/")
+    parts = docname.split("/")[:-1] + target.split("/")
+    out: list[str] = []
+    for part in parts:
+        if part == "..":
+            out.pop()
+        elif part not in ("", "."):
+            out.append(part)
+    return "/".join(out)
+
+
+def _glue_value(content: str, docname: str, index: BookIndex, role: str) -> str:
+    from myst_nb.core.variables import format_plain_text
+
+    if role == "glue:text":  # myst-nb's PasteTextRole: "key:format_spec", format "s" by default
+        key, fmt = content.rsplit(":", 1) if ":" in content.replace("::", "") else (content, "s")
+    else:
+        key, fmt = content, ""
+    doc, _, name = key.rpartition("::")
+    doc = _docname(doc, docname) if doc else docname
+    try:
+        data = index.glue[doc][name]["data"]
+    except KeyError:
+        raise EditionError(f"{docname}: glue key {name!r} has no value in the build (run `make book`)") from None
+    if role == "glue:md":
+        return data["text/markdown"]
+    if "text/plain" not in data:
+        raise EditionError(f"{docname}: glue key {name!r} has no text/plain value")
+    return format_plain_text(data["text/plain"], fmt or "")
+
+
+def _cite(content: str, role: str, index: BookIndex, docname: str) -> str:
+    url = index.repo.page_url("book/bibliography")
+    parts = []
+    for key in (k.strip() for k in content.split(",")):
+        if key not in index.citations:
+            raise EditionError(f"{docname}: citation {key!r} is not in book/references.bib")
+        names, year = index.citations[key]
+        authors = names[0] if len(names) == 1 else " and ".join(names) if len(names) == 2 else f"{names[0]} et al."
+        parts.append((authors, year))
+    if role == "cite:t":
+        return "; ".join(f"[{a} ({y})]({url})" for a, y in parts)
+    return "(" + "; ".join(f"[{a}, {y}]({url})" for a, y in parts) + ")"
+
+
+def _role(match: re.Match, docname: str, index: BookIndex) -> str:
+    name, content = match.group("name"), match.group("content")
+    repo = index.repo
+    if name in ("glue", "glue:", "glue:any", "glue:text", "glue:md"):
+        return _glue_value(content, docname, index, name)
+    if name in ("cite", "cite:p", "cite:t", "cite:ps", "cite:ts"):
+        return _cite(content, name.rstrip("s") if name != "cite" else "cite:p", index, docname)
+    if name == "term":
+        return _target(content)[0] or _target(content)[1]
+    if name == "math":
+        return f"${content}$"
+    if name == "doc":
+        text, target = _target(content)
+        doc = _docname(target, docname)
+        if doc not in index.titles:
+            raise EditionError(f"{docname}: {{doc}} target {target!r} is not a page of the book")
+        return f"[{text or index.titles[doc]}]({repo.page_url(doc)})"
+    if name in ("ref", "numref"):
+        text, label = _target(content)
+        if label not in index.labels:
+            raise EditionError(f"{docname}: {{{name}}} label {label!r} is not defined in the book")
+        doc, anchor, title = index.labels[label]
+        if name == "numref":
+            number = index.numbers.get(label)
+            if number is None:
+                raise EditionError(f"{docname}: {{numref}} label {label!r} has no figure number in the build")
+            text = (text or index.figure_format).replace("%s", number).replace("{number}", number)
+        return f"[{text or title}]({repo.page_url(doc, anchor)})"
+    if name == "eq":
+        text, label = _target(content)
+        if label not in index.equations:
+            raise EditionError(f"{docname}: {{eq}} label {label!r} is not a numbered equation of the book")
+        number = index.numbers.get(label, "")
+        return f"[{text or f'({number})'}]({repo.page_url(index.equations[label], f'equation-{label}')})"
+    raise EditionError(f"{docname}: the role {{{name}}} has no plain-Markdown rendering in scripts/colab_edition.py")
+
+
+def _inline(text: str, docname: str, index: BookIndex) -> str:
+    return ROLE.sub(lambda m: _role(m, docname, index), text)
+
+
+def _options(body: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Split a directive body into its ``:key: value`` (or ``---`` YAML) options and its content."""
+    options: dict[str, str] = {}
+    if body and body[0].strip() == "---":
+        end = body.index("---", 1) if "---" in body[1:] else 0
+        import yaml
+
+        options = {k: str(v) for k, v in (yaml.safe_load("\n".join(body[1:end])) or {}).items()}
+        body = body[end + 1:]
+    while body and re.match(r"^\s*:[\w-]+:", body[0]):
+        key, _, value = body.pop(0).strip()[1:].partition(":")
+        options[key] = value.strip()
+    while body and not body[0].strip():
+        body.pop(0)
+    return options, body
+
+
+def _tag(latex: str, label: str | None, index: BookIndex) -> str:
+    number = index.numbers.get(label) if label else None
+    return latex.rstrip() + (f" \\tag{{{number}}}" if number else "")
+
+
+def _directive(name: str, args: str, body: list[str], docname: str, index: BookIndex) -> list[str]:
+    options, content = _options(body)
+    if name == "math":
+        latex = "\n".join(content).strip()
+        return ["$$", _tag(latex, options.get("label"), index), "$$"]
+    if name == "admonition" or name in ADMONITION_TITLES:
+        title = _inline(args.strip(), docname, index) if name == "admonition" else (
+            _inline(args.strip(), docname, index) or ADMONITION_TITLES[name])
+        inner = _markdown_lines(content, docname, index)
+        quoted = [f"> **{title}**", ">"] if title else []
+        quoted += [f"> {line}" if line.strip() else ">" for line in inner]
+        return quoted
+    raise EditionError(f"{docname}: the directive {{{name}}} has no plain-Markdown rendering in "
+                       "scripts/colab_edition.py; add one there")
+
+
+def _markdown_lines(lines: list[str], docname: str, index: BookIndex) -> list[str]:
+    out: list[str] = []
+    i, in_math = 0, False
+    while i < len(lines):
+        line = lines[i]
+        directive, code = DIRECTIVE.match(line), CODE_FENCE.match(line)
+        if directive or code:
+            match = directive or code
+            fence = match.group("fence")
+            closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+            depth, j = 0, i + 1
+            while j < len(lines):
+                if directive and DIRECTIVE.match(lines[j]) and DIRECTIVE.match(lines[j]).group("fence") == fence:
+                    depth += 1
+                elif closing.match(lines[j]):
+                    if depth == 0:
+                        break
+                    depth -= 1
+                j += 1
+            if j == len(lines):
+                raise EditionError(f"{docname}: unclosed fence {line.strip()!r}")
+            if directive:
+                out += _directive(directive.group("name"), directive.group("args"), lines[i + 1:j], docname, index)
+            else:
+                out += lines[i:j + 1]  # plain code: copied verbatim
+            i = j + 1
+            continue
+        if TARGET.match(line) or line.lstrip().startswith("%") or line.strip() == "+++":
+            i += 1
+            continue
+        if in_math:  # inside $$ ... $$: LaTeX, copied, except the closing line's "(label)"
+            eq = EQ_LABEL.match(line)
+            if eq:
+                out.append(_tag(eq.group("before"), eq.group("label"), index) if eq.group("before").strip()
+                           else _tag("", eq.group("label"), index).strip())
+                out.append("$$")
+                in_math = False
+            else:
+                out.append(line)
+                in_math = not line.rstrip().endswith("$$")
+            i += 1
+            continue
+        if line.strip().startswith("$$") and line.strip().count("$$") == 1:
+            in_math = True
+            out.append(line)
+            i += 1
+            continue
+        out.append(_inline(line, docname, index))
+        i += 1
+    return out
+
+
+def _outside_code(text: str) -> str:
+    """Markdown without its fenced code blocks (whose content is verbatim, MyST-looking or not)."""
+    return re.sub(r"(?ms)^ {0,3}(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^ {0,3}\1[`~]*[ \t]*$", "", text)
+
+
+def markdown(text: str, docname: str, index: BookIndex) -> str:
+    """One Markdown cell of the book -> plain Jupyter Markdown."""
+    converted = "\n".join(_markdown_lines(text.split("\n"), docname, index))
+    leaks = [p for p in MYST_PATTERNS if p in _outside_code(converted)]
+    if leaks:
+        raise EditionError(f"{docname}: MyST markup {leaks} survived the conversion:\n{converted[:500]}")
+    return re.sub(r"\n{3,}", "\n\n", converted).strip("\n")
+
+
+# --------------------------------------------------------------------------- notebooks
+def _markdown_cell(source: str, cell_id: str) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": source.splitlines(keepends=True)}
+
+
+def convert(notebook: dict, docname: str, index: BookIndex) -> dict:
+    """A chapter (nbformat 4 dict, as stored) -> its Colab edition."""
+    notebook = copy.deepcopy(notebook)
+    setup = first_code_cell(notebook)
+    cells = []
+    for cell in notebook["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "markdown":
+            cell["source"] = markdown("".join(cell["source"]), docname, index).splitlines(keepends=True)
+            cells.append(cell)
+            continue
+        if cell["cell_type"] != "code":
+            continue
+        if cell is not setup and any(tag in tags for tag in DROP_TAGS):
+            continue
+        cell["outputs"], cell["execution_count"] = [], None
+        if cell is setup:
+            cell["metadata"]["tags"] = [t for t in tags if t not in DROP_TAGS]
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+        cells.append(cell)
+        if figure and figure.get("caption"):
+            number = index.numbers.get(figure.get("name", ""))
+            label = index.figure_format.replace("%s", number) if number else "Figure"
+            caption = markdown(figure["caption"], docname, index).replace("\n", " ")
+            cells.append(_markdown_cell(f"**{label}.** {caption}", f"{cell.get('id', 'fig')}-caption"[:64]))
+    page = index.repo.page_url(docname)
+    note = (f"*This is the Colab edition of [{index.titles.get(docname, docname)}]({page}), a chapter of "
+            f"[{index.titles.get('book/index', 'the book')}]({index.repo.site}). Numbers in the text come from the "
+            "book's last full build; the cells recompute them. The first code cell installs the book's package; "
+            "the `parameters` cell sets the size of the run (`FAST = True` for a quick one) and `DEVICE` "
+            "(*Runtime → Change runtime type → GPU* makes the full-size runs faster).*")
+    first_markdown = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
+    cells.insert(first_markdown + 1, _markdown_cell(note, "colab-edition-note"))
+    notebook["cells"] = cells
+    notebook.setdefault("metadata", {})["colab"] = {"name": f"{docname.split('/')[-1]}.ipynb", "provenance": []}
+    return notebook
+
+
+def myst_leaks(notebook: dict) -> list[str]:
+    """MyST markup left anywhere in a notebook's Markdown cells (empty for a good edition)."""
+    found = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = _outside_code("".join(cell["source"]))
+            found += [f"{p!r} in: {text[max(0, text.index(p) - 60):text.index(p) + 60]!r}"
+                      for p in MYST_PATTERNS if p in text]
+    return found
+
+
+def write_edition(build: Path, out: Path, index: BookIndex | None = None) -> list[Path]:
+    """Write every chapter's Colab edition under ``out`` (atomically: a finished folder or none)."""
+    index = index or load_index(build)
+    prefix = index.repo.path_to_book.strip("/")
+    out = Path(out)
+    staging = Path(tempfile.mkdtemp(dir=out.parent if out.parent.exists() else None, prefix=".colab-"))
+    written = []
+    try:
+        for source in chapter_notebooks():
+            docname = source.relative_to(ROOT).with_suffix("").as_posix()
+            edition = convert(json.loads(source.read_text()), docname, index)
+            target = staging / prefix / source.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(edition, indent=1, ensure_ascii=False) + "\n")
+            written.append(out / prefix / source.relative_to(ROOT))
+        (staging / "README.md").write_text(
+            f"# Colab edition of {index.titles.get('book/index', 'the book')}\n\n"
+            f"Generated by `make colab` from {index.repo.url} (do not edit): one plain-Jupyter notebook per "
+            f"chapter, opened by the launch buttons of {index.repo.site}.\n")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", type=Path, default=ROOT / "_build",
+                        help="the Jupyter Book build folder to read (default: _build, the full build)")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "colab", help="where to write the edition")
+    args = parser.parse_args(argv)
+    try:
+        written = write_edition(args.build, args.out)
+    except EditionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    repo = load_repository()
+    for path in written:
+        page = path.relative_to(args.out / repo.path_to_book.strip("/")).as_posix()
+        print(f"{path}  ->  {repo.colab_link(page)} (once pushed to branch {repo.branch!r})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
