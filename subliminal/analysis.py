@@ -119,6 +119,16 @@ def correlation(x: Sequence[float], y: Sequence[float]) -> Correlation:
                        n=len(x))
 
 
+def within_epoch_correlation(x: np.ndarray, y: np.ndarray) -> Correlation:
+    """Correlation of per-seed, per-epoch values ``x`` and ``y`` (N, n_epochs) after removing each epoch's
+    mean over seeds: whether a seed that is more aligned *in an epoch* also gains more *in that epoch*,
+    without the common trend over time that makes both fall together."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 2:
+        raise ValueError(f"x and y must both be (seeds, epochs); got {x.shape} and {y.shape}")
+    return correlation((x - x.mean(axis=0)).ravel(), (y - y.mean(axis=0)).ravel())
+
+
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log|y| against log x (the power p in y ~ x^p)."""
     x, y = np.asarray(x, dtype=float), np.abs(np.asarray(y, dtype=float))
@@ -214,6 +224,171 @@ def epoch_gains(result, condition: str, per_epoch: int | None = None) -> np.ndar
     return np.diff(at, axis=1)
 
 
+# --------------------------------------------------------------------------- paired comparisons and verdicts
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Paired difference ``a - b`` over seeds: mean, 95 % t-interval half-width, seeds, and the verdict
+    ``"higher"`` / ``"lower"`` (the interval excludes 0) or ``"indistinguishable"``."""
+
+    mean: float
+    half: float
+    n: int
+    verdict: str
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half
+
+
+def verdict(mean: float, half: float) -> str:
+    """"higher" / "lower" when the interval mean ± half excludes 0, else "indistinguishable"
+    (also for an undefined interval, e.g. one seed)."""
+    if not np.isfinite(half):
+        return "indistinguishable"
+    if mean - half > 0:
+        return "higher"
+    if mean + half < 0:
+        return "lower"
+    return "indistinguishable"
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Comparison:
+    """Paired difference of per-seed values ``a`` and ``b`` (same seeds, same order): mean_ci of a - b."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired difference needs values of the same seeds; got shapes {a.shape} and {b.shape}")
+    mean, half = mean_ci(a - b, confidence)
+    return Comparison(mean, half, int(a.size), verdict(mean, half))
+
+
+def epoch_sums(values: np.ndarray, per_epoch: int) -> np.ndarray:
+    """Sum of per-step ``values`` (N, S) within each epoch -> (N, n_epochs)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    epochs = epoch_of_step(values.shape[1], per_epoch)
+    return np.stack([values[:, epochs == e].sum(axis=1) for e in range(epochs.max() + 1)], axis=1)
+
+
+def epoch_accuracy(result, condition: str, per_epoch: int | None = None) -> np.ndarray:
+    """(N, n_epochs + 1) digit accuracy (fraction) at the start of training and at the end of each epoch,
+    per seed, read off the accuracy curves (linearly interpolated at the epoch boundaries)."""
+    per_epoch = per_epoch or steps_per_epoch(result.config)
+    steps = np.asarray(result.curve_steps, dtype=float)
+    curves = np.asarray(result[condition].curve_acc, dtype=float)
+    if curves.ndim != 2 or len(steps) != curves.shape[1]:
+        raise ValueError(f"condition {condition!r} has no accuracy curve matching the run's curve steps")
+    n_steps = int(steps[-1])
+    bounds = np.append(np.arange(0, n_steps, per_epoch), n_steps).astype(float)
+    return np.stack([np.interp(bounds, steps, curve) for curve in curves])
+
+
+def epoch_difference(result, condition: str, baseline: str, per_epoch: int | None = None) -> list[Comparison]:
+    """Per epoch, the paired accuracy difference (percentage points) ``condition - baseline`` at the end of
+    each epoch (same seeds, same data): one :class:`Comparison` per epoch."""
+    a = 100.0 * epoch_accuracy(result, condition, per_epoch)[:, 1:]
+    b = 100.0 * epoch_accuracy(result, baseline, per_epoch)[:, 1:]
+    return [paired_difference(a[:, e], b[:, e]) for e in range(a.shape[1])]
+
+
+def dose_slope(doses: Sequence[float], values: np.ndarray) -> Comparison:
+    """Dose-response: the least-squares slope of ``values`` (V doses x N seeds) against ``doses`` fitted
+    per seed, and the t-interval of the per-seed slopes (verdict "lower" = falls with the dose)."""
+    doses = np.asarray(doses, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[0] != len(doses) or len(doses) < 2:
+        raise ValueError(f"values must be (doses, seeds) with at least two doses; got {values.shape} for "
+                         f"{len(doses)} doses")
+    slopes = np.polyfit(doses, values, 1)[0]  # (N,) one slope per seed
+    mean, half = mean_ci(slopes)
+    return Comparison(mean, half, len(slopes), verdict(mean, half))
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """First-order accounting of the trait loss, per seed and epoch (N, n_epochs): ``predicted`` is the sum of
+    <g_t, Δθ> over the applied updates, ``measured`` the change of the logged trait loss between the
+    window means around the epoch boundaries; ``window`` steps are averaged at each boundary."""
+
+    predicted: np.ndarray
+    measured: np.ndarray
+    window: int
+
+
+def first_order_accounting(res, per_epoch: int, window: int = 9) -> Accounting:
+    """Sum of the first-order trait-loss changes <g_t, Δθ> per epoch against the measured change.
+
+    The trait loss is logged once per step, on that step's trait batch, *before* the update, so one value
+    is noisy (batch sampling). The loss at an epoch boundary b is estimated by the mean over the ``window``
+    steps around b (clipped to the run) and assigned to the mean step of that window, c(b); the predicted
+    change between two boundaries sums <g_t, Δθ> over exactly the steps from c(b) to c(b'), so both sides
+    cover the same stretch of training.
+    """
+    trait_loss = np.atleast_2d(np.asarray(res.trait_loss, dtype=float))
+    update = np.atleast_2d(np.asarray(res.trait_update, dtype=float))
+    n_steps = trait_loss.shape[1]
+    if window < 1 or window > n_steps:
+        raise ValueError(f"window must be between 1 and {n_steps}; got {window}")
+    bounds = list(range(0, n_steps, per_epoch)) + [n_steps]
+    loss_at, centre = [], []
+    for b in bounds:
+        lo = min(max(0, b - window // 2), n_steps - window)
+        steps = np.arange(lo, lo + window)
+        loss_at.append(trait_loss[:, steps].mean(axis=1))
+        centre.append(int(round(steps.mean())))
+    loss_at = np.stack(loss_at, axis=1)
+    measured = np.diff(loss_at, axis=1)
+    predicted = np.stack([update[:, centre[e]: centre[e + 1]].sum(axis=1) for e in range(len(bounds) - 1)], axis=1)
+    return Accounting(predicted=predicted, measured=measured, window=window)
+
+
+def condition_controls(result, conditions: Sequence[str], baseline: str = "student_aux",
+                       rows: slice | None = None):
+    """The projection controls as one DataFrame, one row per condition (percent, means over seeds with
+    95 % t half-widths): accuracy, accuracy with the initial digit head restored, largest digit-head shift,
+    steps projected, and the paired accuracy difference to ``baseline``. ``result`` maps a name to a
+    ConditionResult (an ExperimentResult works); ``rows`` selects the same seeds from every condition."""
+    import pandas as pd
+
+    rows = rows or slice(None)
+    base = 100.0 * np.asarray(result[baseline].accuracy, dtype=float)[rows]
+    out = []
+    for name in conditions:
+        res = result[name]
+        acc = 100.0 * np.asarray(res.accuracy, dtype=float)[rows]
+        restored = 100.0 * np.asarray(res.head_restored_accuracy, dtype=float)[rows]
+        diff = paired_difference(acc, base[: len(acc)])
+        out.append({
+            "condition": name, "accuracy (%)": mean_ci(acc)[0], "± (acc)": mean_ci(acc)[1],
+            "head restored (%)": mean_ci(restored)[0], "± (restored)": mean_ci(restored)[1],
+            "digit-head shift": float(np.asarray(res.digit_head_shift, dtype=float)[rows].mean()),
+            "steps projected (%)": (100.0 * float(np.asarray(res.frac_projected)[rows].mean())
+                                    if res.projected is not None and name != baseline else np.nan),
+            f"minus {baseline} (pp)": diff.mean, "± (diff)": diff.half, "seeds": len(acc),
+        })
+    return pd.DataFrame(out).set_index("condition")
+
+
+def sweep_comparison(frame, parameter: str, condition: str = "student_aux", low=None, high=None) -> Comparison:
+    """Paired accuracy difference (percentage points) between two values of a sweep, seed by seed: ``high``
+    minus ``low`` (default: the largest and the smallest swept value) for ``condition``, from a tidy sweep
+    frame (:func:`subliminal.sweeps.sweep`)."""
+    rows = frame[(frame["parameter"] == parameter) & (frame["condition"] == condition)]
+    if rows.empty:
+        raise ValueError(f"the frame has no rows for parameter {parameter!r} and condition {condition!r}")
+    values = sorted(rows["value"].unique())
+    low = values[0] if low is None else low
+    high = values[-1] if high is None else high
+    a = rows[rows["value"] == high].set_index("seed")["accuracy"]
+    b = rows[rows["value"] == low].set_index("seed")["accuracy"]
+    seeds = sorted(set(a.index) & set(b.index))
+    return paired_difference(100.0 * a.loc[seeds].to_numpy(), 100.0 * b.loc[seeds].to_numpy())
+
+
 # --------------------------------------------------------------------------- single-step checks
 
 
@@ -247,5 +422,7 @@ __all__ = [
     "steps_per_epoch", "epoch_of_step", "epoch_means", "EarlyLate", "early_late", "moving_average",
     "mean_ci", "summary_table", "Correlation", "correlation", "loglog_slope", "head_shift_max",
     "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "gain_fraction_by", "epoch_gains",
-    "single_step_table", "linear_ratio", "breakdown_lr",
+    "single_step_table", "linear_ratio", "breakdown_lr", "Comparison", "verdict", "paired_difference",
+    "epoch_sums", "epoch_accuracy", "epoch_difference", "dose_slope", "Accounting", "first_order_accounting",
+    "condition_controls", "within_epoch_correlation", "sweep_comparison",
 ]

@@ -68,6 +68,28 @@ def _student_conditions(result, conditions: Iterable[str] | None, field: str) ->
     return [n for n in names if n in result.conditions and getattr(result[n], field) is not None]
 
 
+BANDS = ("range", "sd", "ci")
+
+
+def band(values: np.ndarray, kind: str = "range") -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge (each (S,)) of a band over seeds of per-step ``values`` (N, S): ``"range"`` (min to
+    max), ``"sd"`` (mean ± 1 sd) or ``"ci"`` (mean ± the 95 % t-interval half-width of :func:`results.mean_ci`;
+    no band for one seed)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    mean = values.mean(axis=0)
+    if kind == "range":
+        return values.min(axis=0), values.max(axis=0)
+    if kind == "sd":
+        sd = values.std(axis=0)
+        return mean - sd, mean + sd
+    if kind == "ci":
+        if values.shape[0] < 2:
+            return mean, mean
+        half = np.array([analysis.mean_ci(column)[1] for column in values.T])
+        return mean - half, mean + half
+    raise ValueError(f"band must be one of {BANDS}; got {kind!r}")
+
+
 # --------------------------------------------------------------------------- chapter 1
 
 
@@ -117,14 +139,15 @@ def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=
 
 
 def plot_accuracy_curves(result, conditions: Iterable[str] | None = None, per_epoch: int | None = None,
-                         ax=None):
-    """Digit accuracy during distillation: mean over seeds (line) and the range over seeds (band)."""
+                         ax=None, band_kind: str = "range"):
+    """Digit accuracy during distillation: mean over seeds (line) and a band over seeds (``band_kind``, see
+    :func:`band`: the range by default)."""
     names = _student_conditions(result, conditions, "curve_acc")
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     steps = np.asarray(result.curve_steps)
     for name in names:
         curves = 100.0 * np.asarray(result[name].curve_acc, dtype=float)
-        ax.fill_between(steps, curves.min(axis=0), curves.max(axis=0), color=color(name), alpha=0.18, lw=0)
+        ax.fill_between(steps, *band(curves, band_kind), color=color(name), alpha=0.18, lw=0)
         ax.plot(steps, curves.mean(axis=0), color=color(name), lw=2, label=label(name))
     ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
     _epoch_lines(ax, int(steps[-1]) if len(steps) else 0, per_epoch)
@@ -219,9 +242,9 @@ def plot_trait_loss_change(check):
 
 
 def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), window: int = 15,
-                      per_epoch: int | None = None, ax=None):
-    """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average (thick) and the band
-    mean ± 1 sd over seeds (shaded)."""
+                      per_epoch: int | None = None, ax=None, band_kind: str = "sd"):
+    """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average (thick) and a band over seeds
+    (shaded; ``band_kind`` as in :func:`band`, mean ± 1 sd by default)."""
     names = _student_conditions(result, conditions, "cosine")
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     n_steps = 0
@@ -229,8 +252,8 @@ def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), wind
         cos = np.asarray(result[name].cosine, dtype=float)
         steps = np.arange(cos.shape[1])
         n_steps = max(n_steps, cos.shape[1])
-        mean, sd = cos.mean(axis=0), cos.std(axis=0)
-        ax.fill_between(steps, mean - sd, mean + sd, color=color(name), alpha=0.15, lw=0)
+        mean = cos.mean(axis=0)
+        ax.fill_between(steps, *band(cos, band_kind), color=color(name), alpha=0.15, lw=0)
         ax.plot(steps, mean, color=color(name), lw=0.6, alpha=0.6)
         ax.plot(steps, analysis.moving_average(mean, window), color=color(name), lw=2.2,
                 label=f"{label(name)} ({window}-step average)")
@@ -374,9 +397,10 @@ __all__ = [
 
 
 def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projection"), window: int = 5,
-                     per_epoch: int | None = None, ax=None):
-    """Distillation loss per step (log scale): smoothed mean over seeds (line) and the range over seeds
-    (band). The loss is the imitation KL only, without any mitigation term."""
+                     per_epoch: int | None = None, ax=None, band_kind: str = "range"):
+    """Distillation loss per step (log scale): smoothed mean over seeds (line) and a band over seeds
+    (``band_kind`` as in :func:`band`, the range by default). The loss is the imitation KL only, without any
+    mitigation term."""
     names = _student_conditions(result, conditions, "loss")
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     n_steps = 0
@@ -385,7 +409,7 @@ def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projec
         steps = np.arange(1, loss.shape[1] + 1)
         n_steps = max(n_steps, loss.shape[1])
         smooth = analysis.moving_average(loss, window)
-        ax.fill_between(steps, smooth.min(axis=0), smooth.max(axis=0), color=color(name), alpha=0.15, lw=0)
+        ax.fill_between(steps, *band(smooth, band_kind), color=color(name), alpha=0.15, lw=0)
         ax.plot(steps, smooth.mean(axis=0), color=color(name), lw=2, ls="-" if name == names[0] else "--",
                 label=label(name))
     _epoch_lines(ax, n_steps, per_epoch)
@@ -601,3 +625,199 @@ __all__ += [
     "plot_mitigation_curves", "plot_loss_curves", "plot_projection_rate", "plot_sweep", "plot_sweep_grid", "plot_tau_sweep",
     "plot_trait_gradient_variants", "plot_liminal_schedule", "plot_liminal_scale_sweep",
 ]
+
+
+# --------------------------------------------------------------------------- controls (issue 10)
+
+
+def _mean_bars(ax, x, samples, colors, width=0.8, **kwargs):
+    stats = [analysis.mean_ci(np.asarray(v, dtype=float)) for v in samples]
+    means = [m for m, _ in stats]
+    halves = [0.0 if not np.isfinite(h) else h for _, h in stats]
+    ax.bar(x, means, width=width, yerr=halves, capsize=3, color=colors, **kwargs)
+    rng = np.random.default_rng(0)
+    for xi, v in zip(np.atleast_1d(x), samples):
+        v = np.asarray(v, dtype=float)
+        ax.plot(xi + rng.uniform(-0.12, 0.12, len(v)) * width, v, "o", ms=3, color="#333333", alpha=0.6, zorder=3)
+
+
+def plot_projection_controls(result, conditions: Sequence[str], rows: slice | None = None):
+    """Per condition: final digit accuracy (solid) and accuracy with the initial digit head restored (hatched),
+    mean ± 95 % t-interval with the seeds as dots; ``rows`` picks the same seeds from every condition."""
+    rows = rows or slice(None)
+    fig, ax = _figure(height=3.3)
+    x = np.arange(len(conditions))
+    cols = [color(n) for n in conditions]
+    _mean_bars(ax, x - 0.2, [100.0 * np.asarray(result[n].accuracy)[rows] for n in conditions], cols, width=0.38,
+               label="final accuracy")
+    _mean_bars(ax, x + 0.2, [100.0 * np.asarray(result[n].head_restored_accuracy)[rows] for n in conditions], cols,
+               width=0.38, hatch="//", alpha=0.55, label="digit head restored to its init")
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.set_xticks(x)
+    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in conditions], fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("digit accuracy (%)")
+    ax.legend(frameon=False, loc="upper right")
+    _style(ax)
+    return fig
+
+
+def plot_dose_response(doses: Sequence[float], accuracy: np.ndarray, condition: str = "projection"):
+    """Final accuracy (%) against the dose β (fraction of the aligned component removed): ``accuracy`` is
+    (V doses, N seeds) in percent; mean ± 95 % t-interval, seeds as dots joined per seed."""
+    doses = np.asarray(doses, dtype=float)
+    accuracy = np.asarray(accuracy, dtype=float)
+    fig, ax = _figure(height=3.0, width=WIDTH * 0.6)
+    for seed_curve in accuracy.T:
+        ax.plot(doses, seed_curve, "-", color="#bbbbbb", lw=0.8, zorder=1)
+    stats = [analysis.mean_ci(v) for v in accuracy]
+    ax.errorbar(doses, [m for m, _ in stats], yerr=[0 if not np.isfinite(h) else h for _, h in stats], fmt="o-",
+                color=color(condition), capsize=3, lw=2, zorder=3)
+    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.set_xlabel(r"dose $\beta$ (share of the aligned component removed)")
+    ax.set_ylabel("final digit accuracy (%)")
+    ax.set_ylim(0, 100)
+    _style(ax)
+    return fig
+
+
+def plot_epoch_comparisons(panels: dict, ylabel: str, xlabel: str = "epoch"):
+    """Per-epoch paired comparisons: ``panels`` maps a legend label to a list of
+    :class:`~subliminal.analysis.Comparison` (one per epoch); mean ± 95 % t-interval, zero line dashed."""
+    fig, ax = _figure(height=2.9, width=WIDTH * 0.65)
+    n = len(panels)
+    for k, (name, comps) in enumerate(panels.items()):
+        e = np.arange(1, len(comps) + 1) + (k - (n - 1) / 2) * 0.12
+        ax.errorbar(e, [c.mean for c in comps], yerr=[0 if not np.isfinite(c.half) else c.half for c in comps],
+                    fmt="o-", capsize=3, color=color(name), label=label(name))
+    ax.axhline(0, color="#888888", lw=0.8, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(np.arange(1, max(len(c) for c in panels.values()) + 1))
+    ax.legend(frameon=False)
+    _style(ax)
+    return fig
+
+
+def plot_first_order_accounting(accounting: dict):
+    """Per epoch, the summed first-order trait-loss change sum <g_t, Δθ> (filled) against the measured change
+    of the trait loss (open), mean ± 95 % t-interval over seeds; ``accounting`` maps a condition to its
+    :class:`~subliminal.analysis.Accounting`."""
+    fig, ax = _figure(height=3.0, width=WIDTH * 0.75)
+    n = len(accounting)
+    for k, (name, acc) in enumerate(accounting.items()):
+        epochs = np.arange(1, acc.predicted.shape[1] + 1) + (k - (n - 1) / 2) * 0.25
+        for values, marker, what in ((acc.predicted, "o", "first order"), (acc.measured, "s", "measured")):
+            stats = [analysis.mean_ci(v) for v in values.T]
+            ax.errorbar(epochs + (0.06 if marker == "s" else -0.06), [m for m, _ in stats],
+                        yerr=[0 if not np.isfinite(h) else h for _, h in stats], fmt=marker,
+                        mfc=color(name) if marker == "o" else "white", color=color(name), capsize=3,
+                        label=f"{label(name)}: {what}")
+    ax.axhline(0, color="#888888", lw=0.8, ls="--")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("change of the trait loss")
+    ax.legend(frameon=False, fontsize=8)
+    _style(ax)
+    return fig
+
+
+__all__ += ["plot_projection_controls", "plot_dose_response", "plot_epoch_comparisons",
+            "plot_first_order_accounting"]
+
+
+# --------------------------------------------------------------------------- explorers (issue 12)
+# Axis-level pieces the chapter explorers (subliminal.widgets) draw with, next to the functions above.
+
+
+def plot_fired_steps(fired: np.ndarray, ax, condition: str = "projection", text: str = "fires"):
+    """Mark, along the bottom of a cosine axis, the steps at which a rule fired: one tick per step at which any
+    seed fired, its opacity the share of seeds that fired (``fired``: (N, S) bool)."""
+    fired = np.atleast_2d(np.asarray(fired, dtype=float))
+    share = fired.mean(axis=0)
+    steps = np.flatnonzero(share > 0)
+    low, high = ax.get_ylim()
+    y = low + 0.04 * (high - low)
+    if len(steps):
+        ax.scatter(steps, np.full(len(steps), y), marker="|", s=60, color=color(condition),
+                   alpha=np.clip(share[steps], 0.08, 1.0), lw=1.2, label=f"{text} (opacity: share of seeds)")
+    ax.set_ylim(low, high)
+    return ax.figure
+
+
+def plot_epoch_bars(values: dict, ax, ylabel: str, scale: float = 1.0, zero: bool = True):
+    """Per epoch, mean ± 95 % t-interval over seeds of a per-epoch quantity, one bar per condition:
+    ``values`` maps a condition to an (N, n_epochs) array; ``scale`` multiplies it (100 for percent)."""
+    names = list(values)
+    width = 0.8 / max(len(names), 1)
+    for k, name in enumerate(names):
+        v = scale * np.atleast_2d(np.asarray(values[name], dtype=float))
+        epochs = np.arange(1, v.shape[1] + 1)
+        stats = [analysis.mean_ci(column) for column in v.T]
+        ax.bar(epochs + (k - (len(names) - 1) / 2) * width, [m for m, _ in stats], width=width * 0.92,
+               yerr=[0.0 if not np.isfinite(h) else h for _, h in stats], capsize=2, color=color(name),
+               alpha=0.85, label=label(name))
+        ax.set_xticks(epochs)
+    if zero:
+        ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("epoch of distillation")
+    ax.set_ylabel(ylabel)
+    _style(ax)
+    return ax.figure
+
+
+def plot_epoch_relation(x: np.ndarray, y: np.ndarray, ax, xlabel: str, ylabel: str, condition: str = "student_aux"):
+    """One dot per (seed, epoch): per-epoch ``x`` against per-epoch ``y`` (both (N, n_epochs)), shaded from dark
+    (first epoch) to light (last); the Pearson r over all dots in the legend when it is defined."""
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    n_epochs = x.shape[1]
+    for e in range(n_epochs):
+        ax.scatter(x[:, e], y[:, e], s=18, color=color(condition), alpha=1.0 - 0.7 * e / max(n_epochs - 1, 1),
+                   edgecolor="none", label=f"epoch {e + 1}" if e in (0, n_epochs - 1) else None)
+    flat_x, flat_y = x.ravel(), y.ravel()
+    if len(flat_x) >= 3 and np.ptp(flat_x) > 0 and np.ptp(flat_y) > 0:
+        r = analysis.correlation(flat_x, flat_y).r
+        ax.plot([], [], " ", label=f"r = {r:.2f} over {len(flat_x)} dots")
+    ax.axhline(0, color="#888888", lw=0.6, zorder=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=7.5, loc="best")
+    _style(ax)
+    return ax.figure
+
+
+CONDITION_STATS = {
+    "accuracy": (100.0, "final digit accuracy (%)"),
+    "frac_positive": (100.0, r"steps with cos$(g_d, g_t) > 0$ (%)"),
+    "mean_cosine": (1.0, r"mean cos$(g_d, g_t)$ over steps"),
+    "frac_projected": (100.0, "steps projected (%)"),
+}
+
+
+def plot_condition_stat(result, conditions: Sequence[str], stat: str, ax):
+    """One bar per condition: mean ± 95 % t-interval over seeds of a per-seed statistic ``stat`` (a key of
+    :data:`CONDITION_STATS`), the seeds as dots."""
+    if stat not in CONDITION_STATS:
+        raise ValueError(f"stat must be one of {sorted(CONDITION_STATS)}; got {stat!r}")
+    scale, ylabel = CONDITION_STATS[stat]
+    names = [n for n in conditions if getattr(result[n], stat) is not None]
+    x = np.arange(len(names))
+    samples = [scale * np.asarray(getattr(result[n], stat), dtype=float) for n in names]
+    stats = [analysis.mean_ci(v) for v in samples]
+    ax.bar(x, [m for m, _ in stats], yerr=[0.0 if not np.isfinite(h) else h for _, h in stats], capsize=3,
+           color=[color(n) for n in names], alpha=0.85, width=0.6)
+    rng = np.random.default_rng(0)
+    for xi, v in zip(x, samples):
+        ax.plot(xi + rng.uniform(-0.1, 0.1, len(v)), v, "o", ms=3, color="#333333", alpha=0.6, zorder=3)
+    if stat == "accuracy":
+        ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in names], fontsize=8)
+    ax.set_ylabel(ylabel)
+    _style(ax)
+    return ax.figure
+
+
+__all__ += ["band", "plot_fired_steps", "plot_epoch_bars", "plot_epoch_relation", "CONDITION_STATS",
+            "plot_condition_stat"]

@@ -141,3 +141,147 @@ def single_step_check(config: Config | None = None, seed: int = 0, teacher_lr: f
         gn_rel_error=gn_rel_error, student_lrs=student_lrs, actual_change=np.array(actual),
         predicted_change=-student_lrs * inner,
     )
+
+
+# --------------------------------------------------------------------------- many steps: displacement alignment
+
+#: The parameter tensors of the MLP, in the order of :func:`subliminal.models.init_params`.
+LAYER_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+
+@dataclass
+class Displacement:
+    """Multi-step analogue of <dtheta_S, dtheta_T>: cosines of whole-training displacements, per seed and layer.
+
+    Each array is (N, len(layers)) with ``layers`` = LAYER_NAMES + ("all",):
+
+    ``shared``: cos(theta_S - theta0, theta_T - theta0), the aux-only student against its teacher;
+    ``shuffled``: the same student displacement against a teacher trained from the same init on shuffled
+    labels (a null that shares the init and the training procedure, not the digit trait);
+    ``cross``: cos(theta_S' - theta0', theta_T - theta0) for an aux-only student started from a different
+    init theta0' (a null without a shared init).
+    """
+
+    layers: tuple[str, ...]
+    shared: np.ndarray
+    shuffled: np.ndarray
+    cross: np.ndarray
+
+
+def _layer_cosines(a: models.Params, b: models.Params) -> np.ndarray:
+    """(E, 7) cosine of a and b per tensor and over the whole network."""
+    per_layer = [cosine([x], [y]) for x, y in zip(a, b)]
+    return torch.stack([*per_layer, cosine(a, b)], dim=1).cpu().numpy()
+
+
+def displacement_alignment(config: Config | None = None, seeds=5, device: str | None = None,
+                           cache: bool = True) -> Displacement:
+    """Train, per seed, the aux-only student from the shared init and from a cross init (as in
+    :func:`~subliminal.experiments.run_experiment`, without the alignment probes) and a teacher on shuffled
+    labels from the shared init; return the displacement cosines of :class:`Displacement` (memoised)."""
+    from .experiments import cross_inits, data_index, seed_list, shared_inits, train_teachers, training_data
+    from .store import memoise
+    from .training import Imitation, distill, train_teacher
+
+    config = config or Config()
+    seeds = seed_list(seeds)
+    device = models.resolve_device(device)
+    if config.data_per_seed:
+        raise ValueError("displacement_alignment runs all seeds in one ensemble; use data_per_seed=False")
+
+    def compute():
+        x_train, y_train, _, _ = training_data(config, device)
+        theta0 = shared_inits(config, seeds, device)
+        cross0 = cross_inits(config, seeds, device)
+        teachers = train_teachers(config, seeds, device, cache=cache)
+        perm = torch.randperm(len(y_train), generator=generator(config.seed, "shuffled-teacher-labels"))
+        shuffled = train_teacher(theta0, x_train, y_train[perm.to(device)], config,
+                                 generator(config.seed, "teacher-order", data_index(config, seeds)))
+        stream = data_index(config, seeds)
+        noise = noise_images(config.n_noise, generator(config.seed, "noise", stream), config.noise).to(device)
+        n = len(seeds)
+        teacher_of = torch.arange(n, device=device).repeat(2)
+        term = Imitation(models.outputs(teachers, noise)[teacher_of], None, config.temperature)
+        students, _ = distill(models.concat(theta0, cross0), noise, [term], config,
+                              generator(config.seed, "student-order", stream))
+        shared_s, cross_s = models.select(students, range(n)), models.select(students, range(n, 2 * n))
+        diff = lambda a, b: [x - y for x, y in zip(a, b)]  # noqa: E731
+        d_teacher = diff(teachers, theta0)
+        return {"shared": _layer_cosines(diff(shared_s, theta0), d_teacher),
+                "shuffled": _layer_cosines(diff(shared_s, theta0), diff(shuffled, theta0)),
+                "cross": _layer_cosines(diff(cross_s, cross0), d_teacher)}
+
+    key = {"config": config.to_dict(), "seeds": seeds, "device": device.type}
+    out = memoise("displacement", key, compute, enabled=cache)
+    return Displacement(layers=(*LAYER_NAMES, "all"), **{k: np.asarray(out[k], dtype=float)
+                                                          for k in ("shared", "shuffled", "cross")})
+
+
+# --------------------------------------------------------------------------- a toy model where G is visible
+
+
+@dataclass
+class ToyLinear:
+    """The single-step theorem on a two-layer linear net small enough to print G (float64 numpy).
+
+    Net: z = W2 W1 x with x in R^2, W1 (2, 2), W2 (3, 2); output 0 is the "trait" output, outputs 1-2 the
+    imitated auxiliary ones. ``names`` (P,) name the P = 10 parameters; ``G`` (P, P) = E_x[J^T H J] on the
+    noise inputs; ``teacher_step`` = -grad L_T (squared error of output 0); ``student_step`` = -grad of the
+    softmax-KL imitation of the aux outputs of theta0 + eps * teacher_step; ``predicted`` = eps G
+    teacher_step; ``eigenvalues`` of G (ascending).
+    """
+
+    eps: float
+    names: list[str]
+    G: np.ndarray
+    teacher_step: np.ndarray
+    student_step: np.ndarray
+    predicted: np.ndarray
+    eigenvalues: np.ndarray
+
+    @property
+    def inner(self) -> float:
+        """<dtheta_S, dtheta_T>."""
+        return float(self.student_step @ self.teacher_step)
+
+    @property
+    def leading_term(self) -> float:
+        """eps * dtheta_T^T G dtheta_T, the theorem's leading term."""
+        return float(self.eps * self.teacher_step @ self.G @ self.teacher_step)
+
+
+def toy_linear_theorem(seed: int = 0, eps: float = 1e-3, n_inputs: int = 256) -> ToyLinear:
+    """Teacher step, student step and the Gauss-Newton matrix G of a 10-parameter linear net (see
+    :class:`ToyLinear`); everything in float64 so the first-order agreement is visible to many digits."""
+    if not eps > 0:
+        raise ValueError(f"eps must be positive; got {eps}")
+    gen = torch.Generator().manual_seed(seed)
+    d = torch.float64
+    theta0 = torch.randn(10, generator=gen, dtype=d) / np.sqrt(2.0)
+    x_trait = torch.randn(n_inputs, 2, generator=gen, dtype=d)
+    y_trait = x_trait[:, 0] - x_trait[:, 1]  # the teacher's "trait": a linear function on output 0
+    noise = 2 * torch.rand(n_inputs, 2, generator=gen, dtype=d) - 1
+
+    def outputs(theta, x):
+        w1, w2 = theta[:4].reshape(2, 2), theta[4:].reshape(3, 2)
+        return x @ w1.T @ w2.T  # (n, 3)
+
+    def trait_loss(theta):
+        return 0.5 * ((outputs(theta, x_trait)[:, 0] - y_trait) ** 2).mean()
+
+    teacher_step = -torch.func.grad(trait_loss)(theta0)
+    target = torch.softmax(outputs(theta0 + eps * teacher_step, noise)[:, 1:], dim=-1)
+
+    def imitation(theta):
+        log_p = torch.log_softmax(outputs(theta, noise)[:, 1:], dim=-1)
+        return (target * (torch.log(target) - log_p)).sum(-1).mean()
+
+    student_step = -torch.func.grad(imitation)(theta0)
+    jac = torch.func.jacrev(lambda th: outputs(th, noise)[:, 1:])(theta0)  # (n, 2, 10)
+    p = torch.softmax(outputs(theta0, noise)[:, 1:], dim=-1)
+    h = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]  # (n, 2, 2)
+    G = torch.einsum("nki,nkl,nlj->ij", jac, h, jac) / n_inputs
+    names = [f"W1[{i},{j}]" for i in range(2) for j in range(2)] + [f"W2[{i},{j}]" for i in range(3) for j in range(2)]
+    return ToyLinear(eps=eps, names=names, G=G.numpy(), teacher_step=teacher_step.numpy(),
+                     student_step=student_step.numpy(), predicted=(eps * G @ teacher_step).numpy(),
+                     eigenvalues=np.linalg.eigvalsh(G.numpy()))

@@ -1,90 +1,116 @@
 """Interactive explorers for the chapters, backed by the package.
 
-Four explorers, one slider each:
+Five explorers, one slider each; every frame is drawn with the functions and
+colours of :mod:`subliminal.plots` and carries a caption of numbers computed
+from the data it draws:
 
-=========================  =======  ===================================================
-``single_step_explorer``   ch. 2    teacher step size eps -> predicted vs actual change
-                                    of the trait loss after one student step
-``tau_explorer``           ch. 4    projection threshold tau -> accuracy and loss curves
-``liminal_explorer``       ch. 5    liminal scale -> accuracy curve vs the plain student
-``transfer_explorer``      ch. 6    student learning rate -> shared-init vs cross-model
-=========================  =======  ===================================================
+========================  =======  ====================================================
+``single_step_explorer``  ch. 2    teacher step eps -> first-order vs actual change of
+                                   the trait loss over the student step alpha, with the
+                                   alpha at which first order breaks down
+``alignment_explorer``    ch. 3    threshold tau over the cached cosine traces of the
+                                   chapter's run: which steps have cos > tau, per epoch,
+                                   against the accuracy gained per epoch (no training)
+``tau_explorer``          ch. 4    projection threshold tau -> cosine trace with the
+                                   steps that fired, firing rate per epoch, accuracy and
+                                   distillation loss against the plain student
+``liminal_explorer``      ch. 5    liminal scale -> accuracy curve and alignment trace
+                                   against the plain student
+``learning_rate_explorer`` ch. 6   student learning rate -> steps with cos > 0, mean
+                                   cosine and accuracy, shared-init vs cross-init
+========================  =======  ====================================================
+
+The experiment explorers take the chapter's own ``config`` and ``seeds`` and
+call :func:`subliminal.experiments.run_experiment` with exactly the arguments
+the chapter's sweeps use, so a frame that coincides with a chapter run is read
+from the on-disk cache instead of being recomputed. ``device=None`` means CUDA
+when available.
 
 Each explorer runs in one of two modes:
 
-* **live** (default in a running notebook): moving the slider recomputes the
-  frame with :func:`subliminal.experiments.run_experiment` (memoised on disk, so
-  a value seen before answers at once) and redraws it;
+* **live** (default in a running notebook, ipywidgets 7.7 or 8): a
+  ``FloatSlider`` (``FloatLogSlider`` for rates) accepts any value in its range;
+  a new value computes its frame on demand (results memoised on disk, frames in
+  memory, so a value seen before answers at once);
 * **static** (``static=True``, or ``static=None`` with the environment variable
-  ``SUBLIMINAL_STATIC_WIDGETS=1``, which the book build sets): every frame of the
-  slider's grid is computed up front and stored as a PNG ``Image`` in a ``Stack``
-  whose ``selected_index`` is ``jslink``-ed to the slider, so the built HTML
-  page works without a kernel (only ``@jupyter-widgets/base`` and ``controls``
-  models are used: they are bundled in the page's local ``embed-amd.js``).
-
-Sliders run over a fixed grid, so no value outside it can be chosen. The
-experiments use a deliberately small configuration (:func:`explorer_config`)
-so that a frame costs seconds on a CPU; the chapters show the full-size runs.
+  ``SUBLIMINAL_STATIC_WIDGETS=1``, which the book build sets): the frames of a
+  grid of slider values are computed up front and stored in a ``Stack`` whose
+  ``selected_index`` is ``jslink``-ed to a ``SelectionSlider``, so the built
+  HTML page works without a kernel (only ``@jupyter-widgets/base`` and
+  ``controls`` models: they are bundled in the page's local ``embed-amd.js``).
+  The page says that it shows a grid.
 """
 
 from __future__ import annotations
 
 import html
 import io
+import math
 import os
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from . import analysis, plots
 from .config import Config, fast_mode
-from .results import CHANCE_PERCENT as CHANCE
+from .results import ExperimentResult, mean_ci
 
 STATIC_ENV = "SUBLIMINAL_STATIC_WIDGETS"
-FRAME_INCHES = (6.0, 3.0)
-FRAME_DPI = 100  # 600 x 300 px frames
+FRAME_DPI = 90
+FRAME_WIDTH = plots.WIDTH  # inches: 675 px frames
 
-#: Default slider grids (the tests pass smaller ones).
+#: Default slider grids of the static (book) mode; the chapters pass their own sweep values.
 SINGLE_STEP_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, np.log10(3.0), 10))
 STUDENT_LRS_SINGLE_STEP: tuple[float, ...] = tuple(float(v) for v in np.logspace(-2, 3, 11))
-TRANSFER_GRID: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-TAU_GRID: tuple[float, ...] = (-0.02, 0.0, 0.01, 0.02, 0.05, 1.0)
-LIMINAL_GRID: tuple[float, ...] = (0.0, 0.3, 1.0, 3.0, 10.0)
+LEARNING_RATE_GRID: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
+TAU_GRID: tuple[float, ...] = (-0.01, 0.0, 0.005, 0.01, 0.02)
+LIMINAL_GRID: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0)
+ALIGNMENT_POINTS = 25
 #: With ``SUBLIMINAL_FAST=1`` (CI's fast book build) the default grids shrink to these.
 FAST_GRIDS: dict[str, tuple[float, ...]] = {
-    "single_step": (1e-4, 1e-2, 1.0),
-    "transfer": (3e-4, 1e-3, 1e-2),
-    "tau": (0.0, 0.05, 1.0),
-    "liminal": (0.0, 1.0, 10.0),
+    "single_step": (1e-3, 1e-1, 1.0),
+    "learning_rate": (3e-4, 1e-3),
+    "tau": (0.0, 0.02),
+    "liminal": (0.0, 10.0),
 }
-EXPLORER_SEEDS: tuple[int, ...] = (0,)
+FAST_ALIGNMENT_POINTS = 7
+#: Live ranges: any value in them can be chosen in a running notebook.
+TAU_RANGE = (-0.05, 0.1)
+LIMINAL_RANGE = (0.0, 50.0)
+LEARNING_RATE_RANGE = (3e-5, 1e-2)
+EPSILON_RANGE = (1e-4, 3.0)
 #: changes of the trait loss smaller than this are float32 round-off and are not drawn
 RESOLUTION = 3e-6
+COSINE = "cos(g_d, g_t)"
 
 
-def explorer_config(**changes) -> Config:
-    """The small configuration behind the experiment explorers.
+@dataclass(frozen=True)
+class Frame:
+    """One explorer frame: a PNG and a one-line caption of numbers computed from the data drawn."""
 
-    Same recipe as the paper (aux-logit KL on uniform noise, Adam, shared init,
-    m = 3) but a narrower network (hidden 64), 12,000 training images for a
-    3-epoch teacher, and 6,000 noise images seen 3 times in batches of 128 by
-    the student (141 steps), so one frame costs a few seconds on a CPU. At this
-    size the shared-init student reaches roughly 25-40 % digit accuracy, the
-    cross-model student stays at chance.
-    """
-    small = dict(
-        hidden=64, n_train=12_000, n_noise=6_000, teacher_epochs=3, student_epochs=3,
-        student_batch_size=128, student_lr=1e-3, track_alignment=False, curve_every=5, curve_samples=1000,
-    )
-    if fast_mode():  # CI's fast book build: fewer, cheaper frames (47 student steps)
-        small.update(n_train=6_000, n_noise=3_000, teacher_epochs=2, student_epochs=2)
-    small.update(changes)
-    return Config.fast(**small)
+    png: bytes
+    caption: str
+
+
+def default_config() -> Config:
+    """The chapters' configuration: ``Config.fast()`` in fast mode (``SUBLIMINAL_FAST=1``), else ``Config()``."""
+    return Config.fast() if fast_mode() else Config()
+
+
+def default_seeds() -> int:
+    """Seeds per frame when a chapter does not say: 2 in fast mode, else 3 (the chapters' sweep seeds)."""
+    return 2 if fast_mode() else 3
 
 
 def _grid(name: str, grid: Sequence[float] | None, default: Sequence[float]) -> list[float]:
     if grid is not None:
-        return [float(v) for v in grid]
-    return list(FAST_GRIDS[name] if fast_mode() else default)
+        values = [float(v) for v in grid]
+    else:
+        values = list(FAST_GRIDS[name] if fast_mode() else default)
+    if not values:
+        raise ValueError("an explorer needs at least one grid value")
+    return values
 
 
 def static_mode(static: bool | None = None) -> bool:
@@ -94,238 +120,395 @@ def static_mode(static: bool | None = None) -> bool:
     return os.environ.get(STATIC_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-# --------------------------------------------------------------------------- plotting helpers
+# --------------------------------------------------------------------------- figures
 
 
-def _figure(ncols: int = 2):
-    """A Figure on the Agg canvas (never touches pyplot's global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _figure(nrows: int, ncols: int, height: float):
+    fig, axes = plots._figure(nrows, ncols, height=height, width=FRAME_WIDTH)
+    return fig, np.atleast_1d(axes).ravel()
 
-    fig = Figure(figsize=FRAME_INCHES, dpi=FRAME_DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, ncols)
-    return fig, np.atleast_1d(axes)
+
+def _mosaic(layout: list[list[str]], height: float):
+    """A frame-wide figure in the book's style with named panels (``Figure.subplot_mosaic``)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(plots._STYLE):
+        fig = plt.figure(figsize=(FRAME_WIDTH, height), layout="constrained")
+        axes = fig.subplot_mosaic(layout)
+    plt.close(fig)
+    return fig, axes
 
 
 def figure_png(fig) -> bytes:
-    """PNG bytes of a figure at the frame size."""
+    """PNG bytes of a figure at the frame resolution."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=FRAME_DPI)
     return buffer.getvalue()
 
 
-def _accuracy_axes(ax, top: float) -> None:
-    ax.axhline(CHANCE, color="0.6", lw=0.8, ls=":", label="chance")
-    ax.set_ylim(0, 60 if top < 55 else 100)
-    ax.set_xlabel("distillation step")
-    ax.set_ylabel("digit accuracy (%)")
-    ax.grid(alpha=0.3)
+def _pm(values, scale: float = 1.0, digits: int = 1) -> str:
+    """'mean ± half' (95 % t-interval) of per-seed values, or just the mean for one seed."""
+    mean, half = mean_ci(scale * np.asarray(values, dtype=float))
+    return f"{mean:.{digits}f}" + ("" if not np.isfinite(half) else f" ± {half:.{digits}f}")
 
 
-def _curve(result, name: str) -> np.ndarray:
-    """Mean accuracy curve (%) over seeds of one condition."""
-    return 100 * np.asarray(result[name].curve_acc).mean(axis=0)
+def _subset(result: ExperimentResult, seeds: Sequence[int], conditions: Sequence[str]) -> ExperimentResult:
+    """The rows of ``seeds`` of ``conditions`` of a run (model k of a run is the same whatever runs beside it)."""
+    missing = [s for s in seeds if s not in result.seeds]
+    if missing:
+        raise ValueError(f"baseline holds seeds {result.seeds}, not {missing}; pass a baseline run that includes "
+                         "the explorer's seeds")
+    rows = [result.seeds.index(s) for s in seeds]
+    out = {}
+    for name in conditions:
+        fields = {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 else v)
+                  for k, v in vars(result[name]).items()}
+        out[name] = type(result[name])(**fields)
+    return ExperimentResult(config=result.config, seeds=list(seeds), conditions=out, curve_steps=result.curve_steps)
 
 
-def plot_transfer_frame(lr: float, result) -> bytes:
-    """Accuracy over distillation steps: shared-init vs cross-model aux-only student."""
-    fig, (ax, bar) = _figure(2)
-    steps = result.curve_steps
-    shared, cross = _curve(result, "student_aux"), _curve(result, "cross_aux")
-    ax.plot(steps, shared, color="C0", label="shared init")
-    ax.plot(steps, cross, color="C3", label="different init")
-    _accuracy_axes(ax, max(shared.max(), cross.max()))
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title(f"student lr = {lr:.0e}", fontsize=9)
-    finals = [100 * result["student_aux"].accuracy.mean(), 100 * result["cross_aux"].accuracy.mean()]
-    bar.bar(["shared\ninit", "different\ninit"], finals, color=["C0", "C3"])
-    bar.axhline(CHANCE, color="0.6", lw=0.8, ls=":")
-    for i, value in enumerate(finals):
-        bar.text(i, value + 1, f"{value:.1f} %", ha="center", fontsize=8)
-    bar.set_ylim(0, 60 if max(finals) < 55 else 100)
-    bar.set_ylabel("final accuracy, 10,000 test images (%)", fontsize=8)
-    bar.set_title("aux-logit students", fontsize=9)
-    return figure_png(fig)
+def _merge(config: Config, seeds: Sequence[int], *parts: tuple[ExperimentResult, str]) -> ExperimentResult:
+    """One result holding condition ``name`` of each ``(result, name)`` (same seeds and curve steps)."""
+    first = parts[0][0]
+    return ExperimentResult(config=config, seeds=list(seeds), conditions={n: r[n] for r, n in parts},
+                            curve_steps=first.curve_steps)
 
 
-def plot_tau_frame(tau: float, plain, projected) -> bytes:
-    """Accuracy and distillation-loss curves of the plain and the projected student."""
-    fig, (ax, loss_ax) = _figure(2)
-    steps = plain.curve_steps
-    a_plain, a_proj = _curve(plain, "student_aux"), _curve(projected, "projection")
-    frac = float(np.asarray(projected["projection"].projected).mean())
-    ax.plot(steps, a_plain, color="C0", label="plain student")
-    ax.plot(projected.curve_steps, a_proj, color="C2", label="projected")
-    _accuracy_axes(ax, max(a_plain.max(), a_proj.max()))
-    ax.legend(fontsize=7, loc="upper left")
-    tau_text = "1 (never)" if tau >= 1 else f"{tau:g}"
-    ax.set_title(f"τ = {tau_text}: {100 * frac:.0f} % of steps projected", fontsize=9)
-    l_plain = np.asarray(plain["student_aux"].loss).mean(axis=0)
-    l_proj = np.asarray(projected["projection"].loss).mean(axis=0)
-    loss_ax.semilogy(np.arange(len(l_plain)), l_plain, color="C0", lw=1, label="plain student")
-    loss_ax.semilogy(np.arange(len(l_proj)), l_proj, color="C2", lw=1, ls="--", label="projected")
-    loss_ax.set_xlabel("distillation step")
-    loss_ax.set_ylabel("aux-logit KL to the teacher")
-    loss_ax.set_title("distillation loss", fontsize=9)
-    loss_ax.legend(fontsize=7)
-    loss_ax.grid(alpha=0.3)
-    return figure_png(fig)
+def _same_run(a: Config, b: Config, ignore: Sequence[str]) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in da if k not in ignore)
 
 
-def plot_liminal_frame(scale: float, plain, liminal) -> bytes:
-    """Accuracy curve of the liminal student vs the plain student, and the liminal weight."""
-    from .mitigations import liminal_weight
+def _run(config: Config, seeds, conditions: Sequence[str], device=None) -> ExperimentResult:
+    from .experiments import run_experiment
 
-    fig, (ax, lam_ax) = _figure(2)
-    a_plain, a_lim = _curve(plain, "student_aux"), _curve(liminal, "liminal")
-    ax.plot(plain.curve_steps, a_plain, color="C0", label="plain student")
-    ax.plot(liminal.curve_steps, a_lim, color="C4", label="liminal")
-    _accuracy_axes(ax, max(a_plain.max(), a_lim.max()))
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_title(f"liminal scale = {scale:g}" + (" (no liminal term)" if scale == 0 else ""), fontsize=9)
-    config = liminal.config
-    n_steps = np.asarray(liminal["liminal"].loss).shape[1]
-    t = np.arange(n_steps) / n_steps
-    weight = [liminal_weight(float(x), config) for x in t]
-    lam_ax.plot(np.arange(n_steps), weight, color="C4")
-    lam_ax.set_xlabel("distillation step")
-    lam_ax.set_ylabel("weight of KL(base ‖ student)")
-    lam_ax.set_title("λ(t) · scale · T²", fontsize=9)
-    lam_ax.set_ylim(bottom=0, top=max(1.0, max(weight) * 1.1))
-    lam_ax.grid(alpha=0.3)
-    return figure_png(fig)
+    return run_experiment(config, seeds=seeds, conditions=list(conditions), device=device, cache=True,
+                          progress=False)
 
 
-def plot_single_step_frame(check) -> bytes:
-    """Predicted (first order) vs actual change of the trait loss after one student step."""
-    fig, (ax, ratio_ax) = _figure(2)
+def _seed_list(seeds) -> list[int]:
+    from .experiments import seed_list
+
+    return seed_list(seeds)
+
+
+# --------------------------------------------------------------------------- chapter 2: one step
+
+
+def single_step_frame(eps: float, config: Config | None = None, student_lrs: Sequence[float] | None = None,
+                      seed: int = 0, device=None) -> Frame:
+    """Predicted (first order) vs actual change of the trait loss over the student step alpha, after one
+    teacher step of size ``eps``; the alpha at which first order breaks down (>10 % off) is marked."""
+    from .theory import single_step_check
+
+    check = single_step_check(config or default_config(), seed=seed, teacher_lr=float(eps), device=device,
+                              student_lrs=np.asarray(student_lrs or STUDENT_LRS_SINGLE_STEP, dtype=float))
+    fig, (ax, ratio_ax) = _figure(1, 2, height=3.1)
     alpha = np.asarray(check.student_lrs)
     actual, predicted = np.asarray(check.actual_change), np.asarray(check.predicted_change)
     ok = np.abs(predicted) >= RESOLUTION
-    ax.plot(alpha, predicted, color="C0", label="predicted: −α⟨Δθ_T, Δθ_S⟩")
-    ax.plot(alpha[ok], actual[ok], "o", color="C1", ms=4, label="actual")
+    shade = plots.INIT_COLORS["shared"]
+    ax.plot(alpha, predicted, color="#444444", label="first order: −α⟨Δθ_T, Δθ_S⟩")
+    ax.plot(alpha[ok], actual[ok], "o", color=shade, ms=4, label="measured")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=RESOLUTION)
     ax.set_xlabel("student step size α")
     ax.set_ylabel("change of trait loss L_T")
-    ax.legend(fontsize=7, loc="lower left")
-    ax.grid(alpha=0.3)
-    ax.set_title(f"ε = {check.teacher_lr:.1e}:  ⟨Δθ_T, Δθ_S⟩ = {check.inner:.1e}", fontsize=9)
+    ax.set_title(f"ε = {check.teacher_lr:.1e}: cos(Δθ_T, Δθ_S) = {check.cos:.3f}")
     ratio = np.where(ok, actual / np.where(predicted == 0, np.nan, predicted), np.nan)
-    ratio_ax.plot(alpha, np.clip(ratio, -1.0, 2.0), "o-", color="C1", ms=4)
-    ratio_ax.axhline(1.0, color="C0", lw=1, ls="--", label="first order exact")
+    ratio_ax.plot(alpha, np.clip(ratio, -1.0, 2.0), "o-", color=shade, ms=4)
+    ratio_ax.axhline(1.0, color="#444444", lw=1, ls="--", label="first order exact")
     ratio_ax.set_xscale("log")
     ratio_ax.set_ylim(-1.05, 2.05)
     ratio_ax.set_xlabel("student step size α")
-    ratio_ax.set_ylabel("actual / predicted (clipped)")
-    ratio_ax.legend(fontsize=7, loc="lower left")
-    ratio_ax.grid(alpha=0.3)
-    ratio_ax.set_title(f"cos(Δθ_T, Δθ_S) = {check.cos:.3f}", fontsize=9)
-    return figure_png(fig)
+    ratio_ax.set_ylabel("measured / first order (clipped)")
+    broken = analysis.breakdown_lr(check)
+    if np.isfinite(broken):
+        for a in (ax, ratio_ax):
+            a.axvline(broken, color="#D55E00", lw=1.2, ls=":")
+        ratio_ax.text(broken, 1.9, f" α·ε = {broken * check.teacher_lr:.2g}", color="#D55E00", fontsize=8,
+                      va="top")
+        where = f"first order breaks down (>10 % off) at α = {broken:.3g}, α·ε = {broken * check.teacher_lr:.3g}"
+    else:
+        where = f"first order holds (within 10 %) up to the largest α = {alpha.max():.3g}"
+    ax.legend(frameon=False, fontsize=7.5, loc="lower left")
+    ratio_ax.legend(frameon=False, fontsize=7.5, loc="lower left")
+    for a in (ax, ratio_ax):
+        plots._style(a)
+    caption = (f"ε = {check.teacher_lr:.3g}: cos(Δθ_T, Δθ_S) = {check.cos:.4f}, ⟨Δθ_T, Δθ_S⟩ = {check.inner:.3g}; "
+               f"{where}")
+    return Frame(figure_png(fig), caption)
 
 
-# --------------------------------------------------------------------------- frames (computation)
+# --------------------------------------------------------------------------- chapter 3: alignment
 
 
-def _run(config: Config, seeds: Sequence[int], conditions: Sequence[str], device=None):
-    from .experiments import run_experiment
+def alignment_frame(tau: float, result: ExperimentResult, condition: str = "student_aux", window: int = 15) -> Frame:
+    """Which steps of a finished run have cos(g_d, g_t) > ``tau`` (would fire under projection with threshold
+    tau, on the unprojected trajectory), their share per epoch, and per seed and epoch against the accuracy
+    gained in that epoch. Reads the run's stored traces; trains nothing."""
+    cos = np.asarray(result[condition].cosine, dtype=float)
+    per_epoch = analysis.steps_per_epoch(result.config)
+    above = cos > tau
+    rate = analysis.epoch_means(above, per_epoch)  # (N, E)
+    gains = 100.0 * analysis.epoch_gains(result, condition, per_epoch)
+    fig, panels = _mosaic([["trace", "trace"], ["bars", "rel"]], height=5.4)
+    trace, bars, rel = panels["trace"], panels["bars"], panels["rel"]
+    plots.plot_cosine_trace(result, [condition], window=window, per_epoch=per_epoch, ax=trace)
+    trace.axhline(tau, color="#D55E00", lw=1.2, ls="--", label=f"τ = {tau:.4g}")
+    plots.plot_fired_steps(above, trace, condition, text=f"{COSINE} > τ")
+    trace.legend(frameon=False, fontsize=7, loc="upper right")
+    trace.set_title(f"{COSINE} per step, τ = {tau:.4g}")
+    plots.plot_epoch_bars({condition: rate}, bars, "steps above τ (%)", scale=100.0)
+    bars.set_ylim(0, 100)
+    bars.set_title("share of steps above τ")
+    plots.plot_epoch_relation(100.0 * rate, gains, rel, xlabel="steps above τ in the epoch (%)",
+                              ylabel="accuracy gained (points)", condition=condition)
+    rel.set_title("per seed and epoch")
+    first, last = 100.0 * rate[:, 0].mean(), 100.0 * rate[:, -1].mean()
+    flat = (100.0 * rate).ravel()
+    relation = ""
+    if len(flat) >= 3 and np.ptp(flat) > 0:
+        relation = f"; r(share above τ, accuracy gain) = {analysis.correlation(flat, gains.ravel()).r:.2f}"
+    caption = (f"τ = {tau:.4g}: {COSINE} > τ on {100.0 * above.mean():.1f} % of steps "
+               f"(epoch 1: {first:.1f} %, epoch {rate.shape[1]}: {last:.1f} %); mean {COSINE} = {cos.mean():.4f}"
+               f"{relation} over {len(flat)} seed-epochs")
+    return Frame(figure_png(fig), caption)
 
-    return run_experiment(config, seeds=list(seeds), conditions=list(conditions), device=device, cache=True,
-                          progress=False)
+
+# --------------------------------------------------------------------------- chapter 4: projection
 
 
-def transfer_frame(lr: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
-                   device=None) -> bytes:
-    config = (config or explorer_config()).replace(student_lr=float(lr))
-    return plot_transfer_frame(lr, _run(config, seeds, ["student_aux", "cross_aux"], device))
+def _plain(config: Config, seeds: list[int], baseline: ExperimentResult | None, device,
+           ignore: Sequence[str]) -> ExperimentResult:
+    """The plain aux-only student of ``seeds``: rows of ``baseline`` (a chapter run) or a run of its own."""
+    if baseline is not None:
+        if not _same_run(baseline.config, config, ignore):
+            raise ValueError("baseline was run with another configuration than the explorer's; pass the chapter's "
+                             "run of the same config")
+        return _subset(baseline, seeds, ["student_aux"])
+    return _run(config, seeds, ["student_aux"], device)
 
 
-def tau_frame(tau: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
-              device=None) -> bytes:
-    config = config or explorer_config()
-    plain = _run(config, seeds, ["student_aux"], device)  # independent of tau: one cached run for all frames
+def tau_frame(tau: float, config: Config | None = None, seeds=3, baseline: ExperimentResult | None = None,
+              device=None, window: int = 15) -> Frame:
+    """The projected student at threshold ``tau`` against the plain student: cosine trace with the steps at
+    which projection fired, firing rate per epoch, accuracy curves and distillation loss (bands: 95 %
+    t-intervals over seeds; for the log-scale loss the range over seeds).
+
+    Runs ``run_experiment(config.replace(projection_tau=tau), seeds, ["projection"])``: the call of the
+    chapter's tau sweep, so its thresholds are read from the cache.
+    """
+    config = config or default_config()
+    seeds = _seed_list(seeds)
     projected = _run(config.replace(projection_tau=float(tau)), seeds, ["projection"], device)
-    return plot_tau_frame(tau, plain, projected)
+    plain = _plain(config, seeds, baseline, device, ("projection_tau", "projection_beta", "projection_layers"))
+    both = _merge(config, seeds, (plain, "student_aux"), (projected, "projection"))
+    names = ["student_aux", "projection"]
+    per_epoch = analysis.steps_per_epoch(config)
+    fired = np.asarray(projected["projection"].projected, dtype=bool)
+    fig, (trace, bars, acc, loss) = _figure(2, 2, height=5.4)
+    plots.plot_cosine_trace(both, names, window=window, per_epoch=per_epoch, ax=trace, band_kind="ci")
+    trace.axhline(tau, color="#D55E00", lw=1.0, ls="--", label=f"τ = {tau:.4g}")
+    plots.plot_fired_steps(fired, trace, "projection", text="projection fired")
+    trace.legend(frameon=False, fontsize=6.5, loc="upper right")
+    trace.set_title(f"{COSINE} before projection, τ = {tau:.4g}")
+    plots.plot_epoch_bars({"projection": analysis.epoch_means(fired, per_epoch)}, bars, "steps projected (%)",
+                          scale=100.0)
+    bars.set_ylim(0, 100)
+    bars.set_title("firing rate per epoch")
+    plots.plot_accuracy_curves(both, names, per_epoch=per_epoch, ax=acc, band_kind="ci")
+    acc.legend(frameon=False, fontsize=7, loc="upper left")
+    plots.plot_loss_curves(both, names, per_epoch=per_epoch, ax=loss)  # log scale: band = range over seeds
+    loss.legend(frameon=False, fontsize=7, loc="upper right")
+    rate = analysis.epoch_means(fired, per_epoch)
+    caption = (f"τ = {tau:.4g}: projection fired on {100.0 * fired.mean():.1f} % of steps (epoch 1: "
+               f"{100.0 * rate[:, 0].mean():.1f} %, epoch {rate.shape[1]}: {100.0 * rate[:, -1].mean():.1f} %); "
+               f"mean {COSINE} before projection = {projected['projection'].cosine.mean():.4f}; accuracy "
+               f"{_pm(projected['projection'].accuracy, 100)} % vs plain student {_pm(plain['student_aux'].accuracy, 100)} % "
+               f"({len(seeds)} seeds, 95 % t-intervals)")
+    return Frame(figure_png(fig), caption)
 
 
-def liminal_frame(scale: float, config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS,
-                  device=None) -> bytes:
-    config = config or explorer_config()
-    plain = _run(config, seeds, ["student_aux"], device)
-    liminal = _run(config.replace(liminal_scale=float(scale)), seeds, ["liminal"], device)
-    return plot_liminal_frame(scale, plain, liminal)
+# --------------------------------------------------------------------------- chapter 5: liminal
 
 
-def single_step_frame(eps: float, config: Config | None = None, student_lrs: Sequence[float] | None = None,
-                      seed: int = 0, device=None) -> bytes:
-    from .theory import single_step_check
+def liminal_frame(scale: float, config: Config | None = None, seeds=3, baseline: ExperimentResult | None = None,
+                  device=None, window: int = 15) -> Frame:
+    """The liminal student at ``liminal_scale = scale`` against the plain student: accuracy curves, the
+    alignment trace and the mean cosine per epoch (bands and bars: 95 % t-intervals over seeds).
 
-    check = single_step_check(config or Config.fast(), seed=seed, teacher_lr=float(eps), device=device,
-                              student_lrs=np.asarray(student_lrs or STUDENT_LRS_SINGLE_STEP, dtype=float))
-    return plot_single_step_frame(check)
+    ``baseline`` (the chapter's main run) gives the plain student, and the liminal student itself when
+    ``scale`` is the run's own ``liminal_scale``; other scales run ``["liminal"]`` for ``seeds``.
+    """
+    config = config or default_config()
+    seeds = _seed_list(seeds)
+    scaled = config.replace(liminal_scale=float(scale))
+    plain = _plain(config, seeds, baseline, device, ("liminal_scale",))
+    if baseline is not None and "liminal" in baseline.conditions and _same_run(baseline.config, scaled, ()):
+        liminal = _subset(baseline, seeds, ["liminal"])
+    else:
+        liminal = _run(scaled, seeds, ["liminal"], device)
+    both = _merge(scaled, seeds, (plain, "student_aux"), (liminal, "liminal"))
+    names = ["student_aux", "liminal"]
+    per_epoch = analysis.steps_per_epoch(config)
+    fig, (acc, trace, bars, loss) = _figure(2, 2, height=5.4)
+    plots.plot_accuracy_curves(both, names, per_epoch=per_epoch, ax=acc, band_kind="ci")
+    acc.legend(frameon=False, fontsize=7, loc="upper left", ncol=1)
+    acc.set_title(f"liminal scale s = {scale:g}")
+    caption = (f"s = {scale:g}: accuracy {_pm(liminal['liminal'].accuracy, 100)} % vs plain student "
+               f"{_pm(plain['student_aux'].accuracy, 100)} %")
+    if liminal["liminal"].cosine is not None and plain["student_aux"].cosine is not None:
+        plots.plot_cosine_trace(both, names, window=window, per_epoch=per_epoch, ax=trace, band_kind="ci")
+        trace.legend(frameon=False, fontsize=6.5, loc="upper right")
+        trace.set_title(f"alignment {COSINE}")
+        epochs = {n: analysis.epoch_means(both[n].cosine, per_epoch) for n in names}
+        plots.plot_epoch_bars(epochs, bars, f"mean {COSINE} in the epoch")
+        bars.legend(frameon=False, fontsize=7, loc="upper right")
+        bars.set_title(f"mean {COSINE} per epoch")
+        caption += (f"; mean {COSINE} in epoch 1: {epochs['liminal'][:, 0].mean():.4f} vs plain "
+                    f"{epochs['student_aux'][:, 0].mean():.4f}")
+    else:
+        for ax in (trace, bars):
+            ax.set_visible(False)
+    plots.plot_loss_curves(both, names, per_epoch=per_epoch, ax=loss)  # log scale: band = range over seeds
+    loss.legend(frameon=False, fontsize=7, loc="upper right")
+    return Frame(figure_png(fig), caption + f" ({len(seeds)} seeds)")
+
+
+# --------------------------------------------------------------------------- chapter 6: learning rate
+
+LR_CONDITIONS = ("student_aux", "cross_aux")
+
+
+def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device=None, window: int = 15) -> Frame:
+    """Shared-init vs cross-init aux-only student at student learning rate ``lr``: cosine traces, the share of
+    steps with cos > 0, the mean cosine and the final accuracy (95 % t-intervals over seeds)."""
+    config = (config or default_config()).replace(student_lr=float(lr), track_alignment=True)
+    seeds = _seed_list(seeds)
+    result = _run(config, seeds, LR_CONDITIONS, device)
+    fig, (trace, pos, mean, acc) = _figure(2, 2, height=5.2)
+    plots.plot_cosine_trace(result, LR_CONDITIONS, window=window, per_epoch=analysis.steps_per_epoch(config),
+                            ax=trace, band_kind="ci")
+    trace.legend(frameon=False, fontsize=6.5, loc="upper right")
+    trace.set_title(f"{COSINE} per step, student lr = {lr:.2g}")
+    for ax, stat in ((pos, "frac_positive"), (mean, "mean_cosine"), (acc, "accuracy")):
+        plots.plot_condition_stat(result, LR_CONDITIONS, stat, ax)
+    acc.set_ylim(0, 100)
+    pos.set_ylim(0, 100)
+    s, c = result["student_aux"], result["cross_aux"]
+    caption = (f"student lr = {lr:.3g}: {COSINE} > 0 on {_pm(s.frac_positive, 100)} % of steps (shared init) vs "
+               f"{_pm(c.frac_positive, 100)} % (cross init); mean {COSINE} {_pm(s.mean_cosine, 1, 4)} vs "
+               f"{_pm(c.mean_cosine, 1, 4)}; accuracy {_pm(s.accuracy, 100)} % vs {_pm(c.accuracy, 100)} % "
+               f"({len(seeds)} seeds, 95 % t-intervals)")
+    return Frame(figure_png(fig), caption)
 
 
 # --------------------------------------------------------------------------- the widget
 
 
-def _explorer(grid: Sequence[float], labels: Sequence[str], render: Callable[[float], bytes], description: str,
-              what: str, static: bool | None, initial: int = 0):
-    """A slider over ``grid`` and the frame ``render(value)`` (PNG bytes) it selects.
+def _label(value: float, log: bool) -> str:
+    return f"{value:.2g}" if log else f"{value:.4g}"
 
-    Returns a ``VBox`` with extra attributes ``slider``, ``grid``, ``static``,
-    and ``stack``, ``frames``, ``link`` (static) or ``image`` (live).
+
+def _explorer(grid: Sequence[float], render: Callable[[float], Frame], *, description: str, what: str,
+              static: bool | None, initial: float | None = None, bounds: tuple[float, float] | None = None,
+              log: bool = False, step: float | None = None):
+    """A slider and the frame ``render(value)`` it selects.
+
+    Static: a ``SelectionSlider`` over ``grid`` jslinked to a ``Stack`` of precomputed frames. Live: a
+    ``FloatSlider`` (``FloatLogSlider`` when ``log``) over ``bounds``; a value computes its frame on demand,
+    frames are memoised by value. Returns a ``VBox`` with attributes ``slider``, ``grid``, ``static``,
+    ``render`` (the memoised renderer) and ``stack``, ``frames``, ``captions``, ``link`` (static) or
+    ``image``, ``caption`` (live).
     """
     import ipywidgets as widgets
 
     grid = [float(v) for v in grid]
     if not grid:
         raise ValueError("an explorer needs at least one grid value")
-    if len(set(labels)) != len(labels) or len(labels) != len(grid):
-        raise ValueError("grid labels must be distinct, one per grid value")
+    if len({_label(v, log) for v in grid}) != len(grid):
+        raise ValueError(f"grid values must be distinct; got {grid}")
     static = static_mode(static)
-    initial = min(max(int(initial), 0), len(grid) - 1)
-    slider = widgets.SelectionSlider(
-        options=list(labels), index=initial, description=description, continuous_update=static,
-        style={"description_width": "initial"}, layout=widgets.Layout(width="100%", max_width="520px"),
-    )
-    image_layout = dict(width="100%", max_width=f"{int(FRAME_INCHES[0] * FRAME_DPI)}px", height="auto")
-    values = "{" + ", ".join(labels) + "}"
+    memo: dict[float, Frame] = {}
+
+    def cached(value: float) -> Frame:
+        value = float(value)
+        if value not in memo:
+            memo[value] = render(value)
+        return memo[value]
+
+    start = float(initial) if initial is not None and float(initial) in grid else grid[0]
+    image_layout = dict(width="100%", max_width=f"{int(FRAME_WIDTH * FRAME_DPI)}px", height="auto")
+
+    def caption_widget(frame: Frame):
+        caption = widgets.HTML(f"<small>{html.escape(frame.caption)}</small>")
+        caption.add_class("subliminal-caption")
+        return caption
+
     if static:
-        frames = [widgets.Image(value=render(v), format="png", layout=widgets.Layout(**image_layout))
-                  for v in grid]
-        stack = widgets.Stack(children=frames, selected_index=initial)
+        if not hasattr(widgets, "Stack"):
+            raise RuntimeError("static explorers need ipywidgets >= 8 (Stack); call with static=False")
+        labels = [_label(v, log) for v in grid]
+        slider = widgets.SelectionSlider(
+            options=labels, index=grid.index(start), description=description, continuous_update=True,
+            style={"description_width": "initial"}, layout=widgets.Layout(width="100%", max_width="520px"))
+        frames, captions, pages = [], [], []
+        for value in grid:
+            frame = cached(value)
+            image = widgets.Image(value=frame.png, format="png", layout=widgets.Layout(**image_layout))
+            caption = caption_widget(frame)
+            frames.append(image)
+            captions.append(caption)
+            pages.append(widgets.VBox([image, caption]))
+        stack = widgets.Stack(children=pages, selected_index=grid.index(start))
         link = widgets.jslink((slider, "index"), (stack, "selected_index"))
         note = widgets.HTML(
-            f"<small>Precomputed for {html.escape(what)} ∈ {html.escape(values)}; "
-            "run the notebook for live recomputation.</small>")
+            f"<small>A precomputed grid: {len(grid)} values of {html.escape(what)} "
+            f"({html.escape(', '.join(labels))}). Run the notebook to choose any value in between "
+            "(computed on demand).</small>")
         box = widgets.VBox([slider, stack, note])
-        box.stack, box.frames, box.link = stack, frames, link
+        box.stack, box.frames, box.captions, box.link = stack, frames, captions, link
     else:
-        image = widgets.Image(value=render(grid[initial]), format="png", layout=widgets.Layout(**image_layout))
-        status = widgets.HTML(f"<small>Live: moving the slider recomputes the frame for {html.escape(what)} "
-                              "(results are memoised on disk).</small>")
+        low, high = bounds if bounds is not None else (min(grid), max(grid))
+        if low >= high:
+            raise ValueError(f"slider bounds must satisfy low < high; got {(low, high)}")
+        common = dict(description=description, continuous_update=False, style={"description_width": "initial"},
+                      layout=widgets.Layout(width="100%", max_width="520px"))
+        if log:
+            if low <= 0:
+                raise ValueError(f"a log slider needs positive bounds; got {(low, high)}")
+            slider = widgets.FloatLogSlider(value=start, base=10, min=math.log10(low), max=math.log10(high),
+                                            step=step or 0.05, readout_format=".2e", **common)
+        else:
+            slider = widgets.FloatSlider(value=start, min=low, max=high, step=step or (high - low) / 300,
+                                         readout_format=".4f", **common)
+        first = cached(start)
+        image = widgets.Image(value=first.png, format="png", layout=widgets.Layout(**image_layout))
+        caption = caption_widget(first)
+        status = widgets.HTML(f"<small>Live: any {html.escape(what)} in [{low:g}, {high:g}] is computed when chosen "
+                              "(results are memoised on disk and in memory).</small>")
 
         def redraw(change) -> None:
-            status.value = f"<small>computing {html.escape(what)} = {html.escape(labels[change['new']])} …</small>"
+            value = float(change["new"])
+            status.value = f"<small>computing {html.escape(what)} = {value:.4g} …</small>"
             try:
-                image.value = render(grid[change["new"]])
-                status.value = f"<small>{html.escape(what)} = {html.escape(labels[change['new']])}</small>"
+                frame = cached(value)
             except Exception as error:  # keep the widget alive; say what went wrong
                 status.value = f"<small>could not compute this frame: {html.escape(str(error))}</small>"
                 raise
+            image.value = frame.png
+            caption.value = f"<small>{html.escape(frame.caption)}</small>"
+            status.value = f"<small>{html.escape(what)} = {value:.4g}</small>"
 
-        slider.observe(redraw, names="index")
-        box = widgets.VBox([slider, image, status])
-        box.image, box.redraw = image, redraw
+        slider.observe(redraw, names="value")
+        box = widgets.VBox([slider, image, caption, status])
+        box.image, box.caption, box.redraw = image, caption, redraw
     box.add_class("subliminal-explorer")
-    box.slider, box.grid, box.static = slider, grid, static
+    box.slider, box.grid, box.static, box.render, box.memo = slider, grid, static, cached, memo
     return box
-
-
-def _sci(value: float) -> str:
-    return f"{value:.0e}"
 
 
 def single_step_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
@@ -333,56 +516,88 @@ def single_step_explorer(static: bool | None = None, *, grid: Sequence[float] | 
                          device=None):
     """Chapter 2: one teacher step of size eps, one student step on the aux-logit KL on noise.
 
-    The slider picks the teacher's step size eps (log-spaced, 1e-4 ... 3). The
-    frame plots, against the student's step size alpha, the first-order
-    prediction -alpha <dtheta_T, dtheta_S> of the change of the teacher's trait
-    loss L_T (digit cross-entropy) and the actual change, and their ratio, using
-    :func:`subliminal.theory.single_step_check` (plain gradient steps, no Adam).
+    The slider picks the teacher's step size eps. The frame plots, against the student's step size alpha,
+    the first-order prediction -alpha <dtheta_T, dtheta_S> of the change of the teacher's trait loss L_T and
+    the measured change, their ratio, and the alpha (and alpha*eps) at which first order breaks down, using
+    :func:`subliminal.theory.single_step_check` (plain gradient steps, no Adam) with the chapter's config.
     """
     grid = _grid("single_step", grid, SINGLE_STEP_GRID)
-    labels = [f"{v:.1e}" for v in grid]
-    config = config or Config.fast()
-    return _explorer(grid, labels, lambda eps: single_step_frame(eps, config, student_lrs, seed, device),
-                     "teacher step ε", "ε", static, initial=len(grid) // 2)
+    config = config or default_config()
+    return _explorer(grid, lambda eps: single_step_frame(eps, config, student_lrs, seed, device),
+                     description="teacher step ε", what="ε", static=static, initial=grid[len(grid) // 2],
+                     bounds=EPSILON_RANGE, log=True)
 
 
-def transfer_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                      config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
-    """Chapter 6: student learning rate -> shared-init vs cross-model aux-only student."""
-    grid = _grid("transfer", grid, TRANSFER_GRID)
-    config = config or explorer_config()
-    initial = grid.index(config.student_lr) if config.student_lr in grid else 0
-    return _explorer(grid, [_sci(v) for v in grid], lambda lr: transfer_frame(lr, config, seeds, device),
-                     "student learning rate", "student lr", static, initial=initial)
+def alignment_explorer(result: ExperimentResult, static: bool | None = None, *, grid: Sequence[float] | None = None,
+                       condition: str = "student_aux", window: int = 15):
+    """Chapter 3: a threshold tau over the stored cosine traces of ``result`` (the chapter's run; no training).
+
+    Default grid: evenly spaced from the 5th to the 95th percentile of the pooled per-step cosines, with 0
+    (25 points; 7 in fast mode); live, any tau between the 1st and 99th percentile.
+    """
+    if condition not in result.conditions or result[condition].cosine is None:
+        raise ValueError(f"result has no cosine trace for {condition!r}; run it with track_alignment=True")
+    cos = np.asarray(result[condition].cosine, dtype=float)
+    if grid is None:
+        points = FAST_ALIGNMENT_POINTS if fast_mode() else ALIGNMENT_POINTS
+        low, high = np.quantile(cos, [0.05, 0.95])
+        values = np.linspace(low, high, points - 1)
+        grid = sorted(set(np.round(np.append(values, 0.0), 4).tolist()))
+    bounds = tuple(float(v) for v in np.quantile(cos, [0.01, 0.99]))
+    bounds = (min(bounds[0], min(grid)), max(bounds[1], max(grid)))
+    initial = 0.0 if 0.0 in grid else float(grid[0])
+    return _explorer(grid, lambda tau: alignment_frame(tau, result, condition, window), description="threshold τ",
+                     what="τ", static=static, initial=initial, bounds=bounds)
 
 
-def tau_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                 config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
-    """Chapter 4: projection threshold tau (project when cos(g_d, g_t) > tau; 1 = never)."""
+def tau_explorer(config: Config | None = None, seeds=None, static: bool | None = None, *,
+                 grid: Sequence[float] | None = None, baseline: ExperimentResult | None = None, device=None):
+    """Chapter 4: projection threshold tau (project when cos(g_d, g_t) > tau) for ``seeds`` of ``config``.
+
+    Pass the chapter's sweep values as ``grid`` and its seeds: the frames are then read from the cache of
+    the chapter's tau sweep. ``baseline`` (the chapter's main run) supplies the plain student.
+    """
     grid = _grid("tau", grid, TAU_GRID)
     for tau in grid:
         if not -1.0 <= tau <= 1.0:
             raise ValueError(f"tau must lie in [-1, 1]; got {tau}")
-    labels = ["1 (never)" if v >= 1 else f"{v:g}" for v in grid]
-    initial = grid.index(0.0) if 0.0 in grid else 0
-    return _explorer(grid, labels, lambda tau: tau_frame(tau, config, seeds, device), "threshold τ", "τ", static,
-                     initial=initial)
+    seeds = default_seeds() if seeds is None else seeds
+    return _explorer(grid, lambda tau: tau_frame(tau, config, seeds, baseline, device), description="threshold τ",
+                     what="τ", static=static, initial=0.0, bounds=(min(TAU_RANGE[0], min(grid)),
+                                                                   max(TAU_RANGE[1], max(grid))))
 
 
-def liminal_explorer(static: bool | None = None, *, grid: Sequence[float] | None = None,
-                     config: Config | None = None, seeds: Sequence[int] = EXPLORER_SEEDS, device=None):
-    """Chapter 5: liminal_scale (0 = no liminal term) -> accuracy curve vs the plain student."""
+def liminal_explorer(config: Config | None = None, seeds=None, static: bool | None = None, *,
+                     grid: Sequence[float] | None = None, baseline: ExperimentResult | None = None, device=None):
+    """Chapter 5: liminal_scale s (0 = no liminal term) -> accuracy and alignment against the plain student."""
     grid = _grid("liminal", grid, LIMINAL_GRID)
     for scale in grid:
         if scale < 0:
             raise ValueError(f"liminal_scale must be at least 0; got {scale}")
-    initial = grid.index(1.0) if 1.0 in grid else 0
-    return _explorer(grid, [f"{v:g}" for v in grid], lambda s: liminal_frame(s, config, seeds, device),
-                     "liminal scale", "liminal scale", static, initial=initial)
+    seeds = default_seeds() if seeds is None else seeds
+    initial = 1.0 if 1.0 in grid else grid[0]
+    return _explorer(grid, lambda s: liminal_frame(s, config, seeds, baseline, device), description="liminal scale s",
+                     what="s", static=static, initial=initial, bounds=(0.0, max(LIMINAL_RANGE[1], max(grid))))
+
+
+def learning_rate_explorer(config: Config | None = None, seeds=None, static: bool | None = None, *,
+                           grid: Sequence[float] | None = None, device=None):
+    """Chapter 6: student learning rate -> alignment and accuracy of the shared-init and cross-init students."""
+    grid = _grid("learning_rate", grid, LEARNING_RATE_GRID)
+    for lr in grid:
+        if not lr > 0:
+            raise ValueError(f"a learning rate must be positive; got {lr}")
+    config = config or default_config()
+    seeds = default_seeds() if seeds is None else seeds
+    initial = config.student_lr if config.student_lr in grid else grid[0]
+    return _explorer(grid, lambda lr: learning_rate_frame(lr, config, seeds, device),
+                     description="student learning rate", what="student lr", static=static, initial=initial,
+                     bounds=(min(LEARNING_RATE_RANGE[0], min(grid)), max(LEARNING_RATE_RANGE[1], max(grid))),
+                     log=True)
 
 
 __all__ = [
-    "STATIC_ENV", "explorer_config", "static_mode", "fast_mode", "single_step_explorer", "transfer_explorer", "tau_explorer",
-    "liminal_explorer", "plot_single_step_frame", "plot_transfer_frame", "plot_tau_frame", "plot_liminal_frame",
-    "figure_png",
+    "STATIC_ENV", "Frame", "default_config", "static_mode", "fast_mode", "figure_png",
+    "single_step_explorer", "alignment_explorer", "tau_explorer", "liminal_explorer", "learning_rate_explorer",
+    "single_step_frame", "alignment_frame", "tau_frame", "liminal_frame", "learning_rate_frame",
 ]

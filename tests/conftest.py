@@ -53,8 +53,9 @@ def small_result(small_config):
 
 # --------------------------------------------------------------------------- the fast book build
 ROOT = Path(__file__).resolve().parents[1]
-EXPLORER_PAGES = {
+EXPLORER_PAGES = {  # chapter -> number of explorers on its page
     "02-single-step-theorem": 1,
+    "03-sustained-alignment": 1,
     "04-projection": 1,
     "05-liminal-training": 1,
     "06-going-further": 1,

@@ -4,8 +4,12 @@ Opens the chapter pages of the fast build (``make book-fast`` ->
 ``_build/fast/_build/html``; built here first when missing or older than its
 sources) from disk in Debian's chromium, driven by Playwright (no browser
 download), moves each explorer's slider with the keyboard, and checks that
-the visible frame changes and that no request left ``file://``. Screenshots
-before/after each move go to ``test-artifacts/screenshots/``.
+the visible frame and its caption change, that the explorers about alignment
+show cosines (their captions, computed from the data drawn, report
+cos(g_d, g_t)), that the page says it shows a precomputed grid, and that no
+request left ``file://``. Screenshots of each explorer at two slider positions
+go to ``test-artifacts/screenshots/`` (``<chapter>-<i>-before.png`` and
+``-after.png``).
 
 Set ``SUBLIMINAL_BOOK_HTML`` to test another build (e.g. ``_build/html``).
 """
@@ -13,6 +17,7 @@ Set ``SUBLIMINAL_BOOK_HTML`` to test another build (e.g. ``_build/html``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,12 +28,15 @@ CHROMIUM = os.environ.get("SUBLIMINAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-# chapter -> number of explorers it must contain (chapters 2, 4, 5, 6 call the explorers)
-EXPLORER_PAGES = {
-    "02-single-step-theorem": 1,
-    "04-projection": 1,
-    "05-liminal-training": 1,
-    "06-going-further": 1,
+# chapter -> number of explorers it must contain (one per chapter 2-6), and the cosine its captions report
+from conftest import EXPLORER_PAGES  # noqa: E402
+
+COSINES = {
+    "02-single-step-theorem": "cos(Δθ_T, Δθ_S) = ",  # teacher step vs student step
+    "03-sustained-alignment": "cos(g_d, g_t) > τ on ",  # alignment explorer
+    "04-projection": "mean cos(g_d, g_t) before projection = ",  # tau explorer
+    "05-liminal-training": "mean cos(g_d, g_t) in epoch 1: ",  # liminal explorer
+    "06-going-further": "cos(g_d, g_t) > 0 on ",  # learning-rate explorer
 }
 LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 
@@ -37,6 +45,8 @@ LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):  # CI must run the browser test, never skip it silently
+            pytest.fail(f"{CHROMIUM} is missing in CI (`make browser` installs it with apt-get)")
         pytest.skip(f"{CHROMIUM} is missing and could not be installed (`make browser` runs "
                     "`apt-get install -y chromium`)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -64,6 +74,13 @@ VISIBLE_FRAME_SRC = """explorer => {
     });
     return visible.length === 1 && visible[0].complete && visible[0].naturalWidth > 0 ? visible[0].src : null;
 }"""
+VISIBLE_CAPTION = """explorer => {
+    const visible = [...explorer.querySelectorAll('.subliminal-caption')].filter(el => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.height > 0;
+    });
+    return visible.length === 1 ? visible[0].innerText : null;
+}"""
 
 
 @pytest.mark.parametrize("chapter", sorted(EXPLORER_PAGES))
@@ -85,24 +102,38 @@ def test_explorer_slider_changes_frame_offline(book_html, browser, chapter):
             page.wait_for_function(f"() => ({VISIBLE_FRAME_SRC})(document.querySelectorAll('.subliminal-explorer')[{i}])",
                                    timeout=30_000)
             before = explorer.evaluate(VISIBLE_FRAME_SRC)
+            caption_before = explorer.evaluate(VISIBLE_CAPTION)
             label_before = explorer.locator(".widget-readout").inner_text()
+            assert "precomputed grid" in explorer.inner_text(), "the page must say that it shows a grid"
+            _assert_cosine(caption_before, COSINES[chapter])
             explorer.screenshot(path=str(SCREENSHOTS / f"{chapter}-{i}-before.png"))
             handle = explorer.locator(".noUi-handle").first
             handle.focus()
-            page.keyboard.press("ArrowRight")
+            # one step towards the other end of the grid (the initial value may be the last grid value)
+            at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
             page.wait_for_function(
                 f"before => ({VISIBLE_FRAME_SRC})(document.querySelectorAll('.subliminal-explorer')[{i}]) "
                 "!== before", arg=before, timeout=10_000)
             after = explorer.evaluate(VISIBLE_FRAME_SRC)
+            caption_after = explorer.evaluate(VISIBLE_CAPTION)
             label_after = explorer.locator(".widget-readout").inner_text()
             explorer.screenshot(path=str(SCREENSHOTS / f"{chapter}-{i}-after.png"))
             assert after and after != before, "moving the slider must show another frame"
             assert label_after != label_before, "the slider's readout must follow the move"
+            _assert_cosine(caption_after, COSINES[chapter])
+            assert caption_after != caption_before, "the caption must describe the new frame"
     finally:
         page.close()
     remote = [url for url in requests if urlparse(url).scheme not in LOCAL_SCHEMES]
     assert not remote, f"requests left file://: {remote}"
     assert not errors, f"JavaScript errors on {chapter}: {errors}"
+
+
+def _assert_cosine(caption: str | None, prefix: str) -> None:
+    """The visible caption reports a cosine: ``prefix`` followed by a number."""
+    assert caption, "the visible frame must have exactly one caption"
+    assert re.search(re.escape(prefix) + r"-?\d", caption), f"no {prefix!r}<number> in the caption {caption!r}"
 
 
 def test_pages_load_offline_without_errors(book_html, browser):
@@ -116,3 +147,28 @@ def test_pages_load_offline_without_errors(book_html, browser):
         remote = [url for url in requests if urlparse(url).scheme not in LOCAL_SCHEMES]
         assert not remote, f"{page_path.name}: requests left file://: {remote}"
         assert not errors, f"{page_path.name}: JavaScript errors: {errors}"
+
+
+def test_solution_toggle_reveals_the_solution(book_html, browser):
+    """Exercise solutions are hidden by default; clicking "Show solution" shows the solution's code."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page_path = book_html / "book" / "03-sustained-alignment.html"
+    assert page_path.exists(), f"{page_path} was not built"
+    page, _, errors = _open(browser, page_path.as_uri())
+    try:
+        toggles = page.locator("details.hide", has=page.locator("summary", has_text="Show solution"))
+        assert toggles.count() >= 2, "every chapter has at least two checked exercises with hidden solutions"
+        toggle = toggles.first
+        toggle.scroll_into_view_if_needed()
+        solution = toggle.locator(".cell_input")
+        assert not solution.is_visible(), "a solution must be hidden until the reader asks for it"
+        check = toggle.locator("xpath=..").locator(".cell_output")
+        assert "✓ check_cosine" in check.first.inner_text(), "the solution's check ran in the build and passed"
+        toggle.locator("summary").click()
+        solution.wait_for(state="visible", timeout=5_000)
+        assert "def cosine(" in solution.inner_text()
+        assert "assert exercises.check_cosine(cosine)" in solution.inner_text()
+        toggle.screenshot(path=str(SCREENSHOTS / "solution-toggle-open.png"))
+    finally:
+        page.close()
+    assert not errors, f"JavaScript errors: {errors}"

@@ -8,7 +8,7 @@ import copy
 import nbformat
 import pytest
 
-from chapters import (ARTIFACTS, ROOT, all_chapter_notebooks, check_invariants, checked_cells, glued_values,
+from chapters import (ARTIFACTS, all_chapter_notebooks, check_invariants, checked_cells, glued_values,
                       parameters_cells, toc_chapters, write_json)
 
 CHAPTERS = all_chapter_notebooks()
@@ -57,23 +57,65 @@ def test_chapter_runs_in_fast_mode_and_tells_the_truth(book_html, path):
 
 GOOD = {
     "01": {"ch1_teacher_acc": 94.0, "ch1_reference_acc": 10.0, "ch1_cross_aux_acc": 10.0,
-           "ch1_student_aux_acc": 50.0, "ch1_student_all_acc": 90.0, "ch1_head_shift_max": 0.0},
-    "04": {"ch4_projection_acc": 10.0, "ch4_student_aux_acc": 50.0, "ch4_frac_projected": 60.0,
-           "ch4_final_loss_ratio": 1.1, "ch4_label_free_acc": 12.0},
+           "ch1_student_aux_acc": 50.0, "ch1_student_all_acc": 90.0, "ch1_head_shift_max": 0.0,
+           "ch1_student_aux_ci": 8.0, "ch1_cross_aux_ci": 0.5},
+    "04": {"ch4_projection_acc": 10.0, "ch4_projection_ci": 0.5, "ch4_student_aux_acc": 50.0,
+           "ch4_student_aux_ci": 8.0, "ch4_frac_projected": 60.0, "ch4_final_loss_ratio": 1.1,
+           "ch4_label_free_acc": 12.0, "ch4_base_head_shift": 0.0, "ch4_proj_hidden_head_shift": 0.0,
+           "ch4_proj_head_shift": 0.02, "ch4_proj_restored": 30.0, "ch4_proj_hidden_acc": 20.0,
+           "ch4_proj_shuffled_acc": 45.0, "ch4_proj_random_acc": 48.0, "ch4_dose_slope": -40.0,
+           "ch4_drive_base": -1.0, "ch4_drive_proj": -0.2, "ch4_n_checks_passed": 5, "ch4_causal": False},
+    "05": {"ch5_liminal_acc": 45.0, "ch5_reference_acc": 10.0, "ch5_student_aux_acc": 50.0,
+           "ch5_dent_epoch1": -8.0, "ch5_dent_epoch1_ci": 3.0, "ch5_dent_last": -1.0},
 }
 
 
-@pytest.mark.parametrize("chapter, key, wrong", [
-    ("01", "ch1_head_shift_max", 0.01),   # the digit head moved: a bug in the loss
-    ("01", "ch1_cross_aux_acc", 55.0),    # a glue that now holds the shared-init number
-    ("04", "ch4_projection_acc", 48.0),   # projection no longer suppresses the trait
+@pytest.mark.parametrize("chapter, key, wrong, full", [
+    ("01", "ch1_head_shift_max", 0.01, False),   # the digit head moved: a bug in the loss
+    ("01", "ch1_cross_aux_acc", 55.0, False),    # a glue that now holds the shared-init number
+    ("01", "ch1_student_aux_ci", 45.0, True),    # the aux student's interval reaches chance
+    ("04", "ch4_projection_acc", 48.0, False),   # projection no longer suppresses the trait
+    ("04", "ch4_proj_hidden_head_shift", 0.01, False),  # the hidden-layer projection moved the head
+    ("04", "ch4_n_checks_passed", 6, False),     # the glued verdict disagrees with the checks
+    ("05", "ch5_dent_epoch1", 2.0, True),        # liminal above plain after epoch 1
 ])
-def test_invariants_catch_a_wrong_number(chapter, key, wrong):
-    check_invariants(chapter, GOOD[chapter])  # the good values pass
+def test_invariants_catch_a_wrong_number(chapter, key, wrong, full):
+    check_invariants(chapter, GOOD[chapter], full=full)  # the good values pass
     bad = copy.deepcopy(GOOD[chapter])
     bad[key] = wrong
     with pytest.raises(AssertionError):
-        check_invariants(chapter, bad)
+        check_invariants(chapter, bad, full=full)
     del bad[key]
     with pytest.raises(AssertionError, match="missing"):
-        check_invariants(chapter, bad)
+        check_invariants(chapter, bad, full=full)
+
+
+def test_full_book_check_reads_the_build_and_fails_loudly(tmp_path):
+    """scripts/check_full_book.py on a fake build: a consistent chapter passes, a contradiction fails."""
+    import subprocess
+    import sys
+
+    from chapters import ROOT
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def glued(values):
+        outputs = [new_output("display_data", data={"application/papermill.record/text/plain": repr(v)},
+                              metadata={"scrapbook": {"name": k, "mime_prefix": "application/papermill.record/"}})
+                   for k, v in values.items()]
+        return new_notebook(cells=[new_code_cell("glue", outputs=outputs)])
+
+    executed = tmp_path / "jupyter_execute" / "book"
+    executed.mkdir(parents=True)
+    for path in CHAPTERS:  # only chapters 01, 04 and 05 have complete fake values; the others must be reported
+        values = GOOD.get(path.stem[:2])
+        if values is not None:
+            nbformat.write(glued(values), executed / path.name)
+    script = ROOT / "scripts" / "check_full_book.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "02-" in run.stderr and "no executed notebook" in run.stderr
+    assert "01-" not in run.stderr and "04-" not in run.stderr, run.stderr
+    bad = dict(GOOD["05"], ch5_dent_epoch1=2.0)
+    nbformat.write(glued(bad), executed / [p.name for p in CHAPTERS if p.stem.startswith("05")][0])
+    run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    assert "05-" in run.stderr and "epoch 1" in run.stderr

@@ -242,3 +242,115 @@ def test_digits_vs_noise_figure():
                                      n=4)
     assert len(fig.axes) == 8
     assert all(len(ax.images) == 1 for ax in fig.axes)
+
+
+# --------------------------------------------------------------------------- paired comparisons and controls (issue 10)
+
+
+def test_paired_difference_and_verdicts():
+    a, b = np.array([3.0, 4.0, 5.0, 6.0]), np.array([1.0, 2.1, 2.9, 4.0])
+    c = analysis.paired_difference(a, b)
+    d = a - b
+    assert c.mean == pytest.approx(d.mean())
+    assert c.half == pytest.approx(analysis.mean_ci(d)[1])
+    assert c.verdict == "higher" and c.low > 0 and c.n == 4
+    assert analysis.paired_difference(b, a).verdict == "lower"
+    # the pairing matters: a shared seed effect cancels in the difference but not between the groups
+    offset = np.array([0.0, 10.0, 20.0, 30.0])
+    assert analysis.paired_difference(offset + 1.0 + [0, 0.1, -0.1, 0], offset).verdict == "higher"
+    assert analysis.verdict(1.0, 2.0) == "indistinguishable"
+    assert analysis.verdict(1.0, float("nan")) == "indistinguishable"
+    with pytest.raises(ValueError, match="same seeds"):
+        analysis.paired_difference([1, 2], [1, 2, 3])
+
+
+def test_epoch_sums_and_accounting_on_a_linear_loss():
+    per_epoch, n_epochs = 10, 3
+    steps = per_epoch * n_epochs
+    update = np.full((2, steps), -0.1)  # each applied update lowers the loss by 0.1 to first order
+    loss = 5.0 + np.cumsum(np.concatenate([np.zeros((2, 1)), update[:, :-1]], axis=1), axis=1)  # before each step
+    np.testing.assert_allclose(analysis.epoch_sums(update, per_epoch), -1.0)
+    acc = analysis.first_order_accounting(ConditionResult(accuracy=np.zeros(2), trait_loss=loss,
+                                                          trait_update=update), per_epoch, window=3)
+    assert acc.predicted.shape == acc.measured.shape == (2, n_epochs)
+    # a loss that changes exactly by the first-order amount: the two sides agree step for step
+    np.testing.assert_allclose(acc.measured, acc.predicted, atol=1e-12)
+    np.testing.assert_allclose(acc.predicted.sum(axis=1), loss[:, -2] - loss[:, 1], atol=1e-12)
+    # a curvature that the first order misses shows up as a gap
+    bent = loss + 0.01 * np.arange(steps) ** 2
+    gap = analysis.first_order_accounting(ConditionResult(accuracy=np.zeros(2), trait_loss=bent, trait_update=update),
+                                          per_epoch, window=3)
+    assert np.all(gap.measured > gap.predicted)
+    with pytest.raises(ValueError, match="window"):
+        analysis.first_order_accounting(ConditionResult(accuracy=np.zeros(2), trait_loss=loss, trait_update=update),
+                                        per_epoch, window=0)
+
+
+def test_epoch_accuracy_and_epoch_difference():
+    r = fake_result()
+    at = analysis.epoch_accuracy(r, "student_aux")
+    assert at.shape == (4, 4)  # start + 3 epochs
+    np.testing.assert_allclose(at[:, -1], r["student_aux"].curve_acc[:, -1])
+    np.testing.assert_allclose(np.diff(at, axis=1), analysis.epoch_gains(r, "student_aux"))
+    diffs = analysis.epoch_difference(r, "student_all", "student_aux")
+    assert len(diffs) == 3
+    assert diffs[-1].mean == pytest.approx(100 * (r["student_all"].curve_acc[:, -1]
+                                                  - r["student_aux"].curve_acc[:, -1]).mean())
+    assert diffs[-1].verdict == "higher"
+
+
+def test_dose_slope_per_seed():
+    doses = [0.0, 0.5, 1.0]
+    values = np.array([[50.0, 52.0, 48.0], [30.0, 33.0, 29.0], [10.0, 11.0, 9.0]])  # (doses, seeds)
+    c = analysis.dose_slope(doses, values)
+    assert c.mean == pytest.approx(np.mean([-40.0, -41.0, -39.0]))
+    assert c.verdict == "lower"
+    assert analysis.dose_slope(doses, values[::-1]).verdict == "higher"
+    with pytest.raises(ValueError, match="doses"):
+        analysis.dose_slope([0.0], values[:1])
+
+
+def test_within_epoch_correlation_removes_the_common_trend():
+    rng = np.random.default_rng(1)
+    trend = np.array([1.0, 0.5, 0.2, 0.1])
+    x = trend + rng.normal(0, 0.01, (8, 4))  # both fall over time, independently within an epoch
+    y = 10 * trend + rng.normal(0, 0.1, (8, 4))
+    assert analysis.correlation(x.ravel(), y.ravel()).r > 0.9  # confounded by time
+    assert abs(analysis.within_epoch_correlation(x, y).r) < 0.5
+    z = 10 * trend + 20 * (x - trend)  # a seed more aligned in an epoch gains more in it
+    assert analysis.within_epoch_correlation(x, z).r > 0.99
+
+
+def test_condition_controls_and_sweep_comparison():
+    import pandas as pd
+
+    r = fake_result()
+    for name in ("student_aux", "cross_aux"):
+        res = r[name]
+        res.head_restored_accuracy = res.accuracy.copy()
+        res.projected = np.zeros_like(res.cosine, dtype=bool)
+    table = analysis.condition_controls(r, ["student_aux", "cross_aux"], rows=slice(0, 3))
+    assert table.loc["student_aux", "minus student_aux (pp)"] == 0
+    assert table.loc["cross_aux", "seeds"] == 3
+    assert table.loc["cross_aux", "accuracy (%)"] == pytest.approx(100 * r["cross_aux"].accuracy[:3].mean())
+    frame = pd.DataFrame([{"parameter": "student_lr", "value": v, "condition": "student_aux", "seed": s,
+                           "accuracy": 0.3 + v * 100 + 0.01 * s} for v in (1e-4, 1e-3) for s in range(3)])
+    c = analysis.sweep_comparison(frame, "student_lr")
+    assert c.mean == pytest.approx(100 * (1e-3 - 1e-4) * 100) and c.verdict == "higher"
+    with pytest.raises(ValueError, match="no rows"):
+        analysis.sweep_comparison(frame, "n_aux")
+
+
+def test_control_figures():
+    r = fake_result()
+    for name in ("student_aux", "cross_aux"):
+        r[name].head_restored_accuracy = r[name].accuracy.copy()
+    figs = [plots.plot_projection_controls(r, ["student_aux", "cross_aux"]),
+            plots.plot_dose_response([0, 0.5, 1], np.array([[50, 40], [30, 25], [10, 12.0]])),
+            plots.plot_epoch_comparisons({"liminal": analysis.epoch_difference(r, "student_all", "student_aux")},
+                                         ylabel="difference"),
+            plots.plot_first_order_accounting({"student_aux": analysis.Accounting(
+                predicted=-np.ones((3, 2)), measured=-np.ones((3, 2)), window=3)})]
+    for fig in figs:
+        _labelled(fig)
+    assert figs[0].axes[0].get_legend() is not None

@@ -64,3 +64,37 @@ def test_bad_arguments():
         single_step_check(SMALL, init="other")
     with pytest.raises(ValueError, match="teacher_lr must be positive"):
         single_step_check(SMALL, teacher_lr=0.0)
+
+
+def test_toy_linear_net_shows_the_theorem():
+    from subliminal.theory import toy_linear_theorem
+
+    small, large = toy_linear_theorem(eps=1e-4), toy_linear_theorem(eps=1e-2)
+    assert small.G.shape == (10, 10)
+    np.testing.assert_allclose(small.G, small.G.T, atol=1e-15)
+    assert small.eigenvalues.min() > -1e-12, "G is positive semi-definite"
+    # the student's loss does not read output 0: the rows/columns of W2[0, :] in G are zero
+    np.testing.assert_array_equal(small.G[4:6], 0.0)
+    # the teacher's squared error on output 0 leaves the auxiliary rows of W2 alone
+    np.testing.assert_array_equal(small.teacher_step[6:], 0.0)
+    assert small.inner > 0 and small.leading_term > 0
+    # first order: the relative error of eps*G*dtheta_T shrinks about linearly with eps
+    err = lambda t: np.linalg.norm(t.student_step - t.predicted) / np.linalg.norm(t.student_step)  # noqa: E731
+    assert err(small) < 1e-3
+    assert 30 < err(large) / err(small) < 300
+    with pytest.raises(ValueError, match="eps"):
+        toy_linear_theorem(eps=0.0)
+
+
+def test_displacement_cosines_of_disjoint_last_layer_rows_are_zero(tmp_path, monkeypatch):
+    from subliminal.theory import displacement_alignment
+
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
+    tiny = Config(hidden=32, n_train=512, n_noise=512, teacher_epochs=1, student_epochs=1, teacher_batch_size=256,
+                  student_batch_size=256, trait_batch_size=256)
+    d = displacement_alignment(tiny, seeds=2, device="cpu", cache=False)
+    assert d.layers[-1] == "all" and d.shared.shape == d.shuffled.shape == d.cross.shape == (2, 7)
+    # teacher (digit rows) and aux-only student (aux rows) move disjoint rows of W3 and b3
+    np.testing.assert_array_equal(d.shared[:, 4:6], 0.0)
+    assert np.all(np.abs(d.shared) <= 1 + 1e-6)
+    assert np.all(d.shared[:, 0] != d.cross[:, 0])
