@@ -204,8 +204,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         result = run_experiment(config, seeds=args.seeds, conditions=ALL_CONDITIONS, device=device,
-                                cache=not args.no_cache, progress=sys.stderr.isatty())
-    except (ConfigError, DataUnavailableError, OSError, ValueError) as exc:
+                                cache=not args.no_cache, progress=sys.stderr.isatty(), allow_large=args.allow_large)
+    except (ConfigError, budget.BudgetError, DataUnavailableError, OSError, ValueError) as exc:
         _error(_one_line(exc))
         return EXIT_USAGE
     except MemoryError:

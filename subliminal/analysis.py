@@ -122,11 +122,22 @@ def correlation(x: Sequence[float], y: Sequence[float]) -> Correlation:
 def within_epoch_correlation(x: np.ndarray, y: np.ndarray) -> Correlation:
     """Correlation of per-seed, per-epoch values ``x`` and ``y`` (N, n_epochs) after removing each epoch's
     mean over seeds: whether a seed that is more aligned *in an epoch* also gains more *in that epoch*,
-    without the common trend over time that makes both fall together."""
+    without the common trend over time that makes both fall together.
+
+    Removing E epoch means costs E degrees of freedom, so the Fisher-z interval uses
+    n_eff = N*E - E pairs (NaN when n_eff <= 3). It still treats a seed's epochs as independent;
+    where they are correlated the interval is too narrow, so read it as a lower bound on the uncertainty.
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"x and y must both be (seeds, epochs); got {x.shape} and {y.shape}")
-    return correlation((x - x.mean(axis=0)).ravel(), (y - y.mean(axis=0)).ravel())
+    pooled = correlation((x - x.mean(axis=0)).ravel(), (y - y.mean(axis=0)).ravel())
+    n_eff = x.size - x.shape[1]
+    low = high = float("nan")
+    if n_eff > 3 and np.isfinite(pooled.r) and abs(pooled.r) < 1:
+        half = stats.norm.ppf(0.975) / np.sqrt(n_eff - 3)
+        low, high = float(np.tanh(np.arctanh(pooled.r) - half)), float(np.tanh(np.arctanh(pooled.r) + half))
+    return Correlation(r=pooled.r, low=low, high=high, rho=pooled.rho, n=n_eff)
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
@@ -361,7 +372,7 @@ def condition_controls(result, conditions: Sequence[str], baseline: str = "stude
         res = result[name]
         acc = 100.0 * np.asarray(res.accuracy, dtype=float)[rows]
         restored = 100.0 * np.asarray(res.head_restored_accuracy, dtype=float)[rows]
-        diff = paired_difference(acc, base[: len(acc)])
+        diff = paired_difference(acc, base)
         out.append({
             "condition": name, "accuracy (%)": mean_ci(acc)[0], "± (acc)": mean_ci(acc)[1],
             "head restored (%)": mean_ci(restored)[0], "± (restored)": mean_ci(restored)[1],

@@ -90,7 +90,10 @@ def _sweeps(name: str, value: Any, example: str) -> dict:
         if setting not in fields:
             raise ConfigError(f"{name} sweeps {setting!r}, which is not a Config setting; valid settings are "
                               f"{sorted(fields)} (e.g. {name} = {example})")
-        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or len(list(values)) == 0:
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            _fail(f"{name}[{setting!r}]", "a non-empty list of values", values, f"[{fields[setting]!r}]")
+        values = list(values)  # a generator is read once, here
+        if not values:
             _fail(f"{name}[{setting!r}]", "a non-empty list of values", values, f"[{fields[setting]!r}]")
         checked = []
         for v in values:

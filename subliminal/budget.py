@@ -152,9 +152,13 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
         parts["target_log_probs"] = n_students * config.n_noise * (config.n_aux + K) * FLOAT
         # accuracy of every student on the 10,000 test images at once: both hidden layers and the logits
         parts["evaluation"] = n_students * N_TEST * (2 * H + K) * FLOAT
-        if track and config.trait_grad != "labelled":
+        traits = [getattr(c[1], "trait", None) for c in conditions if isinstance(c, tuple)]
+        if track and (config.trait_grad == "label_free" or "label_free" in traits):
+            # the teachers' digit logits on the training images, per student
             parts["teacher_digit_targets"] = (n_teachers + n_students) * n_train * N_DIGITS * FLOAT
-        logs = 2 + 2 * track  # loss, curve; trait loss, cosine, projected flag
+        if track:
+            parts["labels"] = n_students * n_train * 8  # each member's own (true or shuffled) int64 labels
+        logs = 2 + 5 * track  # loss, curve; trait loss, cosine before and after, projected flag, <g_t, update>
         parts["logs"] = len(students) * n_seeds * (steps * logs + curve_points) * FLOAT
     memory = int(MEMORY_MARGIN * sum(parts.values()))  # everything at once, plus the margin
     flops = run_flops(config, n_seeds, conditions)

@@ -80,10 +80,17 @@ def scale_pixels(images_uint8: torch.Tensor) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
-@functools.lru_cache(maxsize=4)
 def load_mnist(root: str | os.PathLike | None = None) -> MNISTSplits:
-    """Load MNIST from verified IDX files (downloading or rebuilding them first if needed)."""
-    root = Path(root) if root is not None else data_root()
+    """Load MNIST from verified IDX files (downloading or rebuilding them first if needed).
+
+    ``root`` defaults to :func:`data_root`, resolved at every call (a changed ``SUBLIMINAL_DATA``
+    is honoured); each folder is read once per process.
+    """
+    return _load_mnist(Path(root).expanduser().resolve() if root is not None else data_root().resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_mnist(root: Path) -> MNISTSplits:
     raw = ensure_mnist(root)
     splits = {}
     for split, (images_name, labels_name, count) in _RAW_FILES.items():

@@ -160,7 +160,9 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False; got {flag!r}")
     key = {"config": config.to_dict(), "seeds": seeds, "device": device.type,
-           "conditions": {name: None if spec is None else dataclasses.asdict(spec) for name, spec in specs.items()}}
+           "float32_matmul": torch.get_float32_matmul_precision(),  # TF32 on GPUs changes the numbers
+           "conditions": {name: None if spec is None else dataclasses.asdict(spec) for name, spec in specs.items()},
+           "order": list(specs)}  # the ensemble's layout and the result's order
 
     def compute() -> dict:  # the budget is checked only when something is computed, not for a cached result
         needed = budget.estimate(config, len(seeds), [name if spec is None else (name, spec)
@@ -184,7 +186,7 @@ def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, c
     teacher_keys = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs",
                     "precision", "data_per_seed")
     key = {"config": {k: getattr(config, k) for k in teacher_keys}, "seeds": list(seeds),
-           "device": torch.device(device).type}
+           "device": torch.device(device).type, "float32_matmul": torch.get_float32_matmul_precision()}
 
     def compute():
         x_train, y_train, _, _ = training_data(config, device)
@@ -283,7 +285,8 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     terms = [Imitation(models.outputs(teachers, noise)[teacher_of], members(lambda s: s.outputs == "all"),
                        config.temperature)]
     if any(s.liminal for s in specs):
-        terms.append(LiminalAnchor(models.outputs(shared, noise)[teacher_of], members(lambda s: s.liminal), config))
+        # the base model is each student's own start (its init), never the teacher's when they differ
+        terms.append(LiminalAnchor(models.outputs(init, noise), members(lambda s: s.liminal), config))
 
     # the trait gradient, per member
     trait_of = [s.trait or config.trait_grad for s in specs]
@@ -334,9 +337,10 @@ def _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_tr
     teacher_digits = None
     if "label_free" in trait_of:
         teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][teacher_of]
+    # each member its seed's own stream of random directions (the same for every random condition of a seed)
+    streams = [generator(config.seed, "random-trait", seeds[m % n_seeds]) for m in range(len(per_member))]
     return TraitGradient(x=x_train, labels=labels, teacher_digits=teacher_digits, label_free=flag("label_free"),
-                         random=flag("random"), generator=generator(config.seed, "random-trait",
-                                                                    data_index(config, seeds)))
+                         random=flag("random"), generators=streams)
 
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",

@@ -57,14 +57,23 @@ def put(grads: Grads, layers: Sequence[int], parts: Grads) -> Grads:
     return out
 
 
-def random_like(grads: Grads, generator: torch.Generator) -> Grads:
-    """A random direction with the same norm as ``grads`` in every tensor and model (a placebo g_t).
+def random_like(grads: Grads, generators: Sequence[torch.Generator | None]) -> Grads:
+    """A random direction with the same norm as ``grads`` in every tensor, per model (a placebo g_t).
 
-    Each tensor's entries are i.i.d. N(0, 1), rescaled per model to that tensor's norm in ``grads``.
+    Model e's entries are i.i.d. N(0, 1) from ``generators[e]`` (its own stream, so its draws do
+    not depend on the other models of the ensemble), rescaled to that tensor's norm in ``grads``;
+    a model whose generator is None keeps its gradient.
     """
+    if len(generators) != len(grads[0]):
+        raise ValueError(f"need one generator (or None) per model: {len(grads[0])}; got {len(generators)}")
     out = []
     for g in grads:
-        noise = torch.randn(g.shape, generator=generator).to(g.device, g.dtype)
-        scale = g.reshape(len(g), -1).norm(dim=1) / noise.reshape(len(g), -1).norm(dim=1).clamp_min(1e-30)
-        out.append(noise * scale.view(-1, *([1] * (g.dim() - 1))))
+        rows = []
+        for row, gen in zip(g, generators):
+            if gen is None:
+                rows.append(row)
+                continue
+            noise = torch.randn(row.shape, generator=gen).to(row.device, row.dtype)
+            rows.append(noise * (row.norm() / noise.norm().clamp_min(1e-30)))
+        out.append(torch.stack(rows))
     return out

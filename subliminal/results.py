@@ -46,12 +46,12 @@ CONDITIONS: dict[str, ConditionInfo] = {
     "cross_all": ConditionInfo("cross-model, all logits", "different init, all logits", "#E69F00"),
     "projection": ConditionInfo("student + projection", "aux student, aligned gradient removed", "#009E73"),
     "liminal": ConditionInfo("student + liminal", "aux student + liminal KL to its init", "#CC79A7"),
-    "projection_hidden": ConditionInfo("projection, hidden layers", "projection on the hidden layers only",
-                                       "#117733"),
-    "projection_shuffled": ConditionInfo("projection, shuffled labels", "placebo: g_t from shuffled labels",
-                                         "#88CCEE"),
-    "projection_random": ConditionInfo("projection, random direction", "placebo: random g_t, same layer norms",
-                                       "#AA4499"),
+    "projection_hidden": ConditionInfo("projection, hidden layers",
+                                       "projection on the hidden layers only (fires on their cosine)", "#117733"),
+    "projection_shuffled": ConditionInfo("projection, shuffled labels",
+                                         "placebo: g_t from shuffled labels (cosines against it)", "#88CCEE"),
+    "projection_random": ConditionInfo("projection, random direction",
+                                       "placebo: random g_t, same layer norms (cosines against it)", "#AA4499"),
 }
 
 

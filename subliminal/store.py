@@ -24,7 +24,9 @@ payload is recomputed and rewritten. Nothing is ever unpickled. The checksums
 detect damage, not forgery: the safety against a malicious cache comes from
 never executing what is read. Files are written to a temporary name and moved
 into place (``os.replace``); temporary files left by an interrupted write are
-removed by the next call.
+removed by the next call. The two files of an entry are replaced one after the
+other, so a reader racing a writer can see a new manifest beside an old ``.npz``:
+the checksum then fails and the entry is recomputed, never served.
 """
 
 from __future__ import annotations

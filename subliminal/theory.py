@@ -129,6 +129,8 @@ def single_step_check(config: Config | None = None, seed: int = 0, teacher_lr: f
 
     predicted_step = [teacher_lr * g for g in gauss_newton_product(theta0, noise, teacher_step, outputs,
                                                                      config.temperature)]
+    # the prediction eps * G(theta0) dtheta_T is the theorem's, made at the teacher's init: for a cross-init
+    # student it is a contrast (how far the actual step is from what a shared init would give), not a check
     gn_cos = float(cosine(student_step, predicted_step))
     diff = [a - b for a, b in zip(student_step, predicted_step)]
     gn_rel_error = float(flat_dot(diff, diff).sqrt() / flat_dot(student_step, student_step).sqrt())

@@ -100,7 +100,7 @@ class TraitGradient:
     shuffle of them for the placebo); ``teacher_digits`` (E, N, 10) and ``label_free`` (E,)
     bool: those models imitate their teacher's digit logits (KL) instead of fitting labels;
     ``random`` (E,) bool: those models' g_t is replaced, every step, by a random direction with
-    the same per-layer norms (drawn from ``generator``).
+    the same per-layer norms, drawn from that model's own generator in ``generators`` (E,).
     """
 
     x: torch.Tensor
@@ -108,7 +108,7 @@ class TraitGradient:
     teacher_digits: torch.Tensor | None = None
     label_free: torch.Tensor | None = None
     random: torch.Tensor | None = None
-    generator: torch.Generator | None = None
+    generators: Sequence[torch.Generator] | None = None
 
     def loss(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """(E,) trait loss of the students' logits (E, B, 10+m) on the trait batch ``idx``."""
@@ -122,8 +122,7 @@ class TraitGradient:
         """g_t: the gradient of ``loss`` (E,), with the random placebo applied where asked."""
         g_t = list(torch.autograd.grad(loss.sum(), params))
         if self.random is not None and bool(self.random.any()):
-            placebo = random_like(g_t, self.generator)
-            g_t = [torch.where(self.random.view(-1, *([1] * (g.dim() - 1))), r, g) for g, r in zip(g_t, placebo)]
+            g_t = random_like(g_t, [gen if flag else None for gen, flag in zip(self.generators, self.random.tolist())])
         return g_t
 
 

@@ -203,7 +203,8 @@ def single_step_frame(eps: float, config: Config | None = None, student_lrs: Seq
     from .theory import single_step_check
 
     check = single_step_check(config or default_config(), seed=seed, teacher_lr=float(eps), device=device,
-                              student_lrs=np.asarray(student_lrs or STUDENT_LRS_SINGLE_STEP, dtype=float))
+                              student_lrs=np.asarray(STUDENT_LRS_SINGLE_STEP if student_lrs is None else student_lrs,
+                                                     dtype=float))
     fig, (ax, ratio_ax) = _figure(1, 2, height=3.1)
     alpha = np.asarray(check.student_lrs)
     actual, predicted = np.asarray(check.actual_change), np.asarray(check.predicted_change)
@@ -270,8 +271,9 @@ def alignment_frame(tau: float, result: ExperimentResult, condition: str = "stud
     first, last = 100.0 * rate[:, 0].mean(), 100.0 * rate[:, -1].mean()
     flat = (100.0 * rate).ravel()
     relation = ""
-    if len(flat) >= 3 and np.ptp(flat) > 0:
-        relation = f"; r(share above τ, accuracy gain) = {analysis.correlation(flat, gains.ravel()).r:.2f}"
+    if rate.shape[0] >= 2 and np.ptp(flat) > 0:  # within epochs: the common trend over time removed
+        within = analysis.within_epoch_correlation(100.0 * rate, gains).r
+        relation = f"; within-epoch r(share above τ, accuracy gain) = {within:.2f}"
     caption = (f"τ = {tau:.4g}: {COSINE} > τ on {100.0 * above.mean():.1f} % of steps "
                f"(epoch 1: {first:.1f} %, epoch {rate.shape[1]}: {last:.1f} %); mean {COSINE} = {cos.mean():.4f}"
                f"{relation} over {len(flat)} seed-epochs")

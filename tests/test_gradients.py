@@ -78,3 +78,17 @@ def test_liminal_schedule():
     assert liminal_lambda(1.0, lambda0=0.5, tau2=1.0) == pytest.approx(1.0)  # one epoch: the rise only
     with pytest.raises(ValueError, match="tau2 must lie"):
         liminal_lambda(0.5, lambda0=0.5, tau2=0.0)
+
+
+def test_random_placebo_of_a_model_depends_only_on_its_own_stream():
+    from subliminal.gradients import random_like
+
+    grads = [torch.randn(3, 4, 5), torch.randn(3, 5)]
+    together = random_like(grads, [torch.Generator().manual_seed(7), torch.Generator().manual_seed(8), None])
+    alone = random_like([g[1:2] for g in grads], [torch.Generator().manual_seed(8)])
+    for t, a, g in zip(together, alone, grads):
+        assert torch.equal(t[1], a[0])  # model 1's direction does not depend on model 0 beside it
+        assert torch.equal(t[2], g[2])  # no generator: the gradient is kept
+        assert torch.allclose(t[0].norm(), g[0].norm())  # same norm per tensor
+    with pytest.raises(ValueError, match="one generator"):
+        random_like(grads, [None])

@@ -522,9 +522,24 @@ def test_cli_refuses_a_run_larger_than_the_machine(monkeypatch, capsys):
     assert one_line(capsys.readouterr().err) == (
         f"subliminal: error: this run needs {big.describe()}, but this machine has 16 GiB of memory available; "
         "use fewer seeds or a smaller configuration, or pass --allow-large to run it anyway")
-    # the flag lets it through to the run (stopped here before any training)
-    monkeypatch.setattr("subliminal.experiments.run_experiment", _interrupt)
+    # the flag lets it through to the run, and the run is told so (stopped here before any training)
+    calls = []
+
+    def record_then_interrupt(*args, **kwargs):
+        calls.append(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("subliminal.experiments.run_experiment", record_then_interrupt)
     assert cli.main(["reproduce", "--seeds", "100000", "--allow-large"]) == 130
+    assert calls and calls[0].get("allow_large") is True
+
+
+def test_library_refuses_a_run_larger_than_the_machine(monkeypatch):
+    import subliminal.experiments as experiments
+
+    monkeypatch.setattr(budget, "machine_memory", lambda: 16 * 2**30)
+    with pytest.raises(budget.BudgetError, match="allow_large=True"):  # refused before any training
+        experiments.run_experiment(Config(), seeds=100_000, cache=False, progress=False)
 
 
 def _interrupt(*args, **kwargs):

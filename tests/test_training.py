@@ -50,7 +50,7 @@ def tiny_loop(config, transforms=(), n=3, labels=None, probes=(), random=None):
     x = torch.rand(512, 784, generator=torch.Generator().manual_seed(2)) * 2 - 1
     y = torch.randint(0, 10, (512,), generator=torch.Generator().manual_seed(3))
     trait = TraitGradient(x=x, labels=y.expand(n, -1) if labels is None else labels, random=random,
-                          generator=torch.Generator().manual_seed(4))
+                          generators=[torch.Generator().manual_seed(4 + k) for k in range(n)])
     recorder = Recorder()
     params, logs = distill(init, noise, [Imitation(models.outputs(teacher, noise))], config,
                            torch.Generator().manual_seed(5), trait=trait,
@@ -341,3 +341,25 @@ def test_weight_decay_modes(tiny_config):
     assert runs["l2", 1e-2].digit_head_shift[0] > 0 and runs["decoupled", 1e-2].digit_head_shift[0] > 0
     # AdamW shrinks each weight by lr * wd * w per step: tiny; Adam-L2 normalises the decay term to ~lr per step
     assert runs["decoupled", 1e-2].digit_head_shift[0] < 0.1 * runs["l2", 1e-2].digit_head_shift[0]
+
+
+def test_liminal_anchor_holds_each_student_near_its_own_start(tiny_config, monkeypatch):
+    """The base model of the liminal term is the student's own initialisation: for a cross-init student
+    that is the cross init, never its teacher's (shared) init, so the control leaks nothing shared."""
+    import subliminal.experiments as experiments
+
+    seen = {}
+
+    class Spy(experiments.LiminalAnchor):
+        def __init__(self, base_logits, members, config):
+            seen["base"] = base_logits.clone()
+            super().__init__(base_logits, members, config)
+
+    monkeypatch.setattr(experiments, "LiminalAnchor", Spy)
+    custom = ("cross_liminal", StudentCondition(init="cross", liminal=True))
+    run_experiment(tiny_config, seeds=2, conditions=["liminal", custom], cache=False, progress=False)
+    noise = experiments.noise_images(tiny_config.n_noise, generator(tiny_config.seed, "noise", 0), "uniform")
+    shared = models.outputs(experiments.shared_inits(tiny_config, [0, 1], "cpu"), noise)
+    cross = models.outputs(experiments.cross_inits(tiny_config, [0, 1], "cpu"), noise)
+    torch.testing.assert_close(seen["base"][:2], shared)  # "liminal": shared init, its own start
+    torch.testing.assert_close(seen["base"][2:], cross)  # "cross_liminal": its own (cross) start

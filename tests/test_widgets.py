@@ -115,7 +115,8 @@ def test_alignment_frame_counts_steps_above_tau():
     assert _number(r"mean cos\(g_d, g_t\) = (-?[\d.]+)", frame.caption) == pytest.approx(cos.mean(), abs=5e-5)
     rate = 100 * np.array([[0.75, 0.0], [0.75, 0.25]])
     gains = 100 * np.array([[0.2, 0.05], [0.1, 0.0]])
-    r = analysis.correlation(rate.ravel(), gains.ravel()).r
+    r = analysis.within_epoch_correlation(rate, gains).r  # the common trend over epochs removed
+    assert r != pytest.approx(analysis.correlation(rate.ravel(), gains.ravel()).r, abs=0.05)  # not the pooled r
     assert _number(r"accuracy gain\) = (-?[\d.]+)", frame.caption) == pytest.approx(r, abs=0.005)
     # a higher threshold can only leave fewer steps above it
     assert _number(r"on ([\d.]+) % of steps", W.alignment_frame(0.25, result).caption) == pytest.approx(100 / 16,
