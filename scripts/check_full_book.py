@@ -1,8 +1,7 @@
 """Check the built book's glued numbers against the chapters' scientific invariants.
 
 ``make book`` runs this after ``jupyter-book build``: myst-nb leaves every executed chapter in
-``<build>/jupyter_execute/book/*.ipynb``, with each ``glue`` value in an output whose metadata
-holds ``scrapbook``. The invariants are those of ``tests/chapters.py`` (one definition for the
+``<build>/jupyter_execute/book/*.ipynb`` and its glued values beside it in ``*.glue.json``. The invariants are those of ``tests/chapters.py`` (one definition for the
 fast tests and for this check); at paper scale the full-size ones are added (intervals that only
 10 seeds and the full data can resolve). Exit status 1, with every violated invariant listed,
 if the published book would contradict itself.
@@ -20,9 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import nbformat  # noqa: E402
-
-from chapters import all_chapter_notebooks, check_invariants, glued_values  # noqa: E402
+from chapters import all_chapter_notebooks, built_glue, check_invariants  # noqa: E402
 
 
 def check_build(build: Path, full: bool = True) -> list[str]:
@@ -34,7 +31,11 @@ def check_build(build: Path, full: bool = True) -> list[str]:
         if not path.exists():
             problems.append(f"{chapter.stem}: no executed notebook at {path} (did the build execute it?)")
             continue
-        values = glued_values(nbformat.read(path, as_version=4))
+        try:
+            values = built_glue(path)  # myst-nb keeps the glued values beside the executed notebook
+        except FileNotFoundError as err:
+            problems.append(f"{chapter.stem}: {err}")
+            continue
         mode = next((value for key, value in values.items() if key.endswith("_run_mode")), None)
         if full and mode == "fast mode":
             problems.append(f"{chapter.stem}: executed in fast mode; run with --fast for a fast build")

@@ -41,17 +41,21 @@ def all_chapter_notebooks() -> list[Path]:
     return sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
 
 
-def glued_values(notebook: nbformat.NotebookNode) -> dict[str, object]:
-    """Values stored with ``myst_nb.glue`` in an executed notebook (name -> Python value or text)."""
+def built_glue(executed: Path) -> dict[str, object]:
+    """Glued values of a chapter executed by the book build (name -> Python value or text).
+
+    myst-nb moves every ``glue`` output of an executed notebook out of the notebook into a
+    ``<chapter>.glue.json`` file beside it in ``<build>/jupyter_execute/``; ``executed`` is the
+    path of that notebook (``.ipynb``) or of that file.
+    """
+    path = Path(executed).with_suffix(".glue.json")
+    if not path.exists():
+        raise FileNotFoundError(f"the build left no glued values at {path}")
     values = {}
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            meta = output.get("metadata", {}).get("scrapbook")
-            if not meta:
-                continue
-            prefix = meta.get("mime_prefix", "")  # display=False stores under application/papermill.record/
-            text = output.get("data", {}).get(prefix + "text/plain", "")
-            values[meta["name"]] = _parse(text)
+    for name, output in json.loads(path.read_text()).items():
+        data = output.get("data", {})
+        prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+        values[name] = _parse(data.get("text/plain", data.get(prefix + "text/plain", "")))
     return values
 
 

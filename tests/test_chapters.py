@@ -8,7 +8,7 @@ import copy
 import nbformat
 import pytest
 
-from chapters import (ARTIFACTS, all_chapter_notebooks, check_invariants, checked_cells, glued_values,
+from chapters import (ARTIFACTS, all_chapter_notebooks, built_glue, check_invariants, checked_cells,
                       parameters_cells, toc_chapters, write_json)
 
 CHAPTERS = all_chapter_notebooks()
@@ -50,7 +50,8 @@ def test_chapter_runs_in_fast_mode_and_tells_the_truth(book_html, path):
     """
     executed = book_html.parent / "jupyter_execute" / "book" / path.name
     assert executed.exists(), f"the gate build left no executed notebook at {executed}"
-    values = glued_values(nbformat.read(executed, as_version=4))
+    values = built_glue(executed)
+    assert values, f"no glued values in the build of {path.name}"
     write_json(ARTIFACTS / "executed" / f"{path.stem}.glue.json", values)
     check_invariants(path.stem, values)
 
