@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata as metadata
-import os
 import re
 import shutil
 import subprocess
