@@ -48,7 +48,9 @@ def built_glue(executed: Path) -> dict[str, object]:
     ``<chapter>.glue.json`` file beside it in ``<build>/jupyter_execute/``; ``executed`` is the
     path of that notebook (``.ipynb``) or of that file.
     """
-    path = Path(executed).with_suffix(".glue.json")
+    path = Path(executed)
+    if not path.name.endswith(".glue.json"):
+        path = path.with_suffix(".glue.json")
     if not path.exists():
         raise FileNotFoundError(f"the build left no glued values at {path}")
     values = {}
