@@ -96,27 +96,31 @@ def test_full_book_check_reads_the_build_and_fails_loudly(tmp_path):
     import subprocess
     import sys
 
-    from chapters import ROOT
-    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    import json
 
-    def glued(values):
-        outputs = [new_output("display_data", data={"application/papermill.record/text/plain": repr(v)},
-                              metadata={"scrapbook": {"name": k, "mime_prefix": "application/papermill.record/"}})
-                   for k, v in values.items()]
-        return new_notebook(cells=[new_code_cell("glue", outputs=outputs)])
+    from chapters import ROOT
+    from nbformat.v4 import new_notebook
+
+    def write_build(path, values):
+        """An executed chapter as myst-nb leaves it: the notebook, and its glued values beside it."""
+        nbformat.write(new_notebook(), path)
+        glue = {k: {"output_type": "display_data", "data": {"text/plain": repr(v)},
+                    "metadata": {"scrapbook": {"name": k, "mime_prefix": "application/papermill.record/"}}}
+                for k, v in values.items()}
+        path.with_suffix(".glue.json").write_text(json.dumps(glue))
 
     executed = tmp_path / "jupyter_execute" / "book"
     executed.mkdir(parents=True)
     for path in CHAPTERS:  # only chapters 01, 04 and 05 have complete fake values; the others must be reported
         values = GOOD.get(path.stem[:2])
         if values is not None:
-            nbformat.write(glued(values), executed / path.name)
+            write_build(executed / path.name, values)
     script = ROOT / "scripts" / "check_full_book.py"
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 1
     assert "02-" in run.stderr and "no executed notebook" in run.stderr
     assert "01-" not in run.stderr and "04-" not in run.stderr, run.stderr
     bad = dict(GOOD["05"], ch5_dent_epoch1=2.0)
-    nbformat.write(glued(bad), executed / [p.name for p in CHAPTERS if p.stem.startswith("05")][0])
+    write_build(executed / [p.name for p in CHAPTERS if p.stem.startswith("05")][0], bad)
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert "05-" in run.stderr and "epoch 1" in run.stderr
