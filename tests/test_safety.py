@@ -610,8 +610,11 @@ def test_cli_real_sigint_once_the_run_started(tmp_path):
     no result entry, no temporary file."""
     cache, out = tmp_path / "cache", tmp_path / "out.json"
     env = dict(os.environ, SUBLIMINAL_CACHE=str(cache))
+    # a terminal delivers Ctrl-C to a process whose SIGINT is not ignored; a test runner started in the
+    # background (`cmd &`, nohup) passes SIGINT down as ignored, so restore the default in the child
     proc = subprocess.Popen([sys.executable, "-m", "subliminal", "reproduce", "--fast", "--seeds", "2", "--json",
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while "libtorch" not in Path(f"/proc/{proc.pid}/maps").read_text():  # torch is imported inside main()
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
