@@ -284,9 +284,13 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     # loss terms
     terms = [Imitation(models.outputs(teachers, noise)[teacher_of], members(lambda s: s.outputs == "all"),
                        config.temperature)]
-    if any(s.liminal for s in specs):
-        # the base model is each student's own start (its init), never the teacher's when they differ
-        terms.append(LiminalAnchor(models.outputs(init, noise), members(lambda s: s.liminal), config))
+    liminal = members(lambda s: s.liminal)
+    if bool(liminal.any()):
+        # the base model is each student's own start (its init), never the teacher's when they differ;
+        # only the liminal members' base logits are computed (the others' rows stay 0 and get weight 0)
+        base_logits = torch.zeros(len(liminal), len(noise), config.n_outputs, device=device)
+        base_logits[liminal] = models.outputs(models.select(init, liminal.nonzero().flatten()), noise)
+        terms.append(LiminalAnchor(base_logits, liminal, config))
 
     # the trait gradient, per member
     trait_of = [s.trait or config.trait_grad for s in specs]
@@ -308,8 +312,8 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
                             transforms=transforms,
                             probes=probes, progress=progress)
 
-    accuracy = models.accuracy(trained, x_test, y_test).cpu().numpy()
-    restored = models.accuracy(models.with_digit_head(trained, init), x_test, y_test).cpu().numpy()
+    accuracy, restored = (a.cpu().numpy() for a in models.accuracy_with_heads(trained, [trained, init], x_test,
+                                                                                 y_test))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
     for i, name in enumerate(names):
         rows = slice(i * n_seeds, (i + 1) * n_seeds)

@@ -24,22 +24,35 @@ def flat_dot(a: Grads, b: Grads) -> torch.Tensor:
     return sum((x * y).reshape(len(x), -1).sum(dim=1) for x, y in zip(a, b))
 
 
-def cosine(a: Grads, b: Grads, eps: float = 1e-30) -> torch.Tensor:
-    """cos(a_e, b_e) for every model e -> (E,); 0 where either vector is zero."""
-    dot = flat_dot(a, b)
-    norms = (flat_dot(a, a) * flat_dot(b, b)).sqrt()
+Dots = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def inner_products(a: Grads, b: Grads) -> Dots:
+    """(<a_e, b_e>, ||a_e||^2, ||b_e||^2) for every model e, each (E,): all a cosine or a projection needs."""
+    return flat_dot(a, b), flat_dot(a, a), flat_dot(b, b)
+
+
+def cosine(a: Grads, b: Grads, eps: float = 1e-30, dots: Dots | None = None) -> torch.Tensor:
+    """cos(a_e, b_e) for every model e -> (E,); 0 where either vector is zero.
+
+    ``dots``: :func:`inner_products` of ``a`` and ``b`` when the caller already has them.
+    """
+    dot, aa, bb = dots if dots is not None else inner_products(a, b)
+    norms = (aa * bb).sqrt()
     return torch.where(norms > eps, dot / norms.clamp_min(eps), torch.zeros_like(dot))
 
 
-def project_out(g_d: Grads, g_t: Grads, where: torch.Tensor, beta: float = 1.0, eps: float = 1e-30) -> Grads:
+def project_out(g_d: Grads, g_t: Grads, where: torch.Tensor, beta: float = 1.0, eps: float = 1e-30,
+                dots: Dots | None = None) -> Grads:
     """Remove the fraction ``beta`` of the g_t component of g_d for the models flagged in ``where`` (E,) bool.
 
         g_d <- g_d - beta (<g_d, g_t> / ||g_t||^2) g_t
 
     With ``beta = 1`` the result is orthogonal to g_t for flagged models; unflagged
-    models (and ``beta = 0``) keep g_d exactly.
+    models (and ``beta = 0``) keep g_d exactly. ``dots``: :func:`inner_products` (g_d, g_t), if known.
     """
-    coef = beta * flat_dot(g_d, g_t) / flat_dot(g_t, g_t).clamp_min(eps)
+    dot, _, tt = dots if dots is not None else (flat_dot(g_d, g_t), None, flat_dot(g_t, g_t))
+    coef = beta * dot / tt.clamp_min(eps)
     coef = torch.where(where, coef, torch.zeros_like(coef))
     return [d - coef.view(-1, *([1] * (d.dim() - 1))) * t for d, t in zip(g_d, g_t)]
 

@@ -21,18 +21,19 @@ from dataclasses import dataclass
 import torch
 
 from .config import N_DIGITS, Config
-from .gradients import Grads, cosine, pick, project_out, put
+from .gradients import Dots, Grads, cosine, inner_products, pick, project_out, put
 from .losses import kl_to_target, log_probs
 from .models import LAYERS
 
 
 def project_if_aligned(g_d: Grads, g_t: Grads, enabled: torch.Tensor, tau: float = 0.0, beta: float = 1.0,
-                       layers: str = "all") -> tuple[Grads, torch.Tensor, torch.Tensor]:
+                       layers: str = "all", dots: Dots | None = None) -> tuple[Grads, torch.Tensor, torch.Tensor]:
     """The projection rule for one step, per model. Returns (new g_d, cos, fired).
 
     ``layers`` = ``"all"`` (the whole network) or ``"hidden"`` (W1, b1, W2, b2: the last
     layer of g_d is left exactly as it is). ``cos`` (E,) is cos(g_d, g_t) over those
-    layers; a model projects (``fired``) where ``enabled`` and ``cos > tau``.
+    layers; a model projects (``fired``) where ``enabled`` and ``cos > tau``. ``dots``: the
+    whole-network :func:`~subliminal.gradients.inner_products` (g_d, g_t) if the caller has them.
     """
     if layers not in LAYERS:
         raise ValueError(f"layers must be one of {sorted(LAYERS)}; got {layers!r}")
@@ -40,9 +41,11 @@ def project_if_aligned(g_d: Grads, g_t: Grads, enabled: torch.Tensor, tau: float
         raise ValueError(f"layers='hidden' needs the network's {len(LAYERS['all'])} gradient tensors; got {len(g_d)}")
     which = LAYERS[layers] if layers == "hidden" else range(len(g_d))
     d, t = pick(g_d, which), pick(g_t, which)
-    cos = cosine(d, t)
+    if dots is None or layers != "all":
+        dots = inner_products(d, t)
+    cos = cosine(d, t, dots=dots)
     fired = enabled & (cos > tau)
-    return put(g_d, which, project_out(d, t, fired, beta)), cos, fired
+    return put(g_d, which, project_out(d, t, fired, beta, dots=dots)), cos, fired
 
 
 @dataclass
@@ -54,9 +57,9 @@ class Projection:
     beta: float = 1.0
     layers: str = "all"
 
-    def __call__(self, g_d: Grads, g_t: Grads) -> tuple[Grads, torch.Tensor]:
-        """(transformed g_d, fired (E,) bool)."""
-        new, _, fired = project_if_aligned(g_d, g_t, self.members, self.tau, self.beta, self.layers)
+    def __call__(self, g_d: Grads, g_t: Grads, dots: Dots | None = None) -> tuple[Grads, torch.Tensor]:
+        """(transformed g_d, fired (E,) bool); ``dots``: inner_products(g_d, g_t), if known."""
+        new, _, fired = project_if_aligned(g_d, g_t, self.members, self.tau, self.beta, self.layers, dots)
         return new, fired
 
 

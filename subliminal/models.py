@@ -56,23 +56,32 @@ def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: i
     return [torch.stack(tensors).to(device) for tensors in zip(*per_model)]
 
 
-def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
-    """Logits (E, B, 10+m), never below float32, for inputs ``x`` (B, 784) shared by all models, or (E, B, 784).
+def features(params: Params, x: torch.Tensor) -> torch.Tensor:
+    """The last hidden layer's activations (E, B, H) for inputs ``x`` (B, 784) shared by all models, or (E, B, 784).
 
     A shared batch is broadcast, not copied: every layer is one batched matrix
     product with its bias fused in, and all activations stay contiguous (E, B, H).
     The ReLUs work in place (a matrix product's backward never needs its output),
     which saves a pass over memory and a fresh buffer per layer.
     """
-    W1, b1, W2, b2, W3, b3 = params
+    W1, b1, W2, b2 = params[:4]
     if torch.is_autocast_enabled(x.device.type):  # cast the shared batch once, before broadcasting it
         x = x.to(torch.get_autocast_dtype(x.device.type))
     if x.dim() == 2:
         x = x.expand(len(W1), *x.shape)
     h = torch.baddbmm(b1[:, None, :], x, W1).relu_()
-    h = torch.baddbmm(b2[:, None, :], h, W2).relu_()
+    return torch.baddbmm(b2[:, None, :], h, W2).relu_()
+
+
+def head(W3: torch.Tensor, b3: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Logits (E, B, k), never below float32, of the last layer ``W3`` (E, H, k), ``b3`` (E, k) on features ``h``."""
     logits = torch.baddbmm(b3[:, None, :], h, W3)
     return logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
+
+
+def forward(params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Logits (E, B, 10+m) for inputs ``x`` (B, 784) shared by all models, or (E, B, 784)."""
+    return head(params[4], params[5], features(params, x))
 
 
 def matmul_precision(precision: str, device: torch.device | str):
@@ -94,6 +103,21 @@ def predict_digits(params: Params, x: torch.Tensor, batch_size: int = 5000) -> t
     """Digit predictions (E, N): argmax over logits 0-9 (the auxiliary logits are ignored)."""
     with torch.no_grad():
         return torch.cat([forward(params, chunk)[..., :N_DIGITS].argmax(-1) for chunk in x.split(batch_size)], dim=1)
+
+
+def accuracy_with_heads(params: Params, heads_from: Sequence[Params], x: torch.Tensor, y: torch.Tensor,
+                        batch_size: int = 5000) -> list[torch.Tensor]:
+    """Digit accuracy (E,) of ``params`` with the digit head of each ensemble in ``heads_from``.
+
+    Equal to ``[accuracy(with_digit_head(params, h), x, y) for h in heads_from]``; the
+    hidden layers run once for all heads."""
+    correct = [torch.zeros(len(params[0]), device=x.device) for _ in heads_from]
+    with torch.no_grad():
+        for chunk, labels in zip(x.split(batch_size), y.to(x.device).split(batch_size)):
+            h = features(params, chunk)
+            for total, source in zip(correct, heads_from):
+                total += (head(*digit_head(source), h).argmax(-1) == labels).sum(dim=1)
+    return [total / len(x) for total in correct]
 
 
 def digit_head(params: Params) -> tuple[torch.Tensor, torch.Tensor]:

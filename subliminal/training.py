@@ -11,7 +11,7 @@ reads like the chapters::
   aux or all logits) and :class:`~subliminal.mitigations.LiminalAnchor`;
 * a **trait gradient** :class:`TraitGradient` ``g_t`` (true labels, the teacher's digit
   logits, shuffled labels, or a random direction with g_t's per-layer norms);
-* **gradient transforms** ``transform(g_d, g_t) -> (g_d, fired)``, e.g.
+* **gradient transforms** ``transform(g_d, g_t, dots) -> (g_d, fired)``, e.g.
   :class:`~subliminal.mitigations.Projection`;
 * **probes** that keep their own per-step logs: :class:`LossProbe`,
   :class:`AlignmentProbe`, :class:`UpdateProbe`, :class:`CurveProbe`.
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
-from .gradients import Grads, cosine, flat_dot, random_like
+from .gradients import Dots, Grads, cosine, flat_dot, inner_products, random_like
 from .losses import digit_cross_entropy, kl_to_target, log_probs, softmax_kl
 
 
@@ -135,7 +135,9 @@ class Step:
 
     ``losses``: each loss term (E,); ``g_d_raw``: the distillation gradient; ``g_d``: after the
     gradient transforms (what the optimiser received); ``g_t`` and ``trait_loss``: None when
-    the trait gradient is not computed; ``fired`` (E,) bool: a transform changed g_d.
+    the trait gradient is not computed; ``dots``: inner_products(g_d_raw, g_t), computed once
+    per step for the transforms and probes (None without g_t); ``fired`` (E,) bool: a
+    transform changed g_d.
     """
 
     index: int
@@ -146,6 +148,7 @@ class Step:
     g_d: Grads
     g_t: Grads | None
     trait_loss: torch.Tensor | None
+    dots: Dots | None
     fired: torch.Tensor
 
 
@@ -195,9 +198,12 @@ class AlignmentProbe(Probe):
 
     def after_update(self, step):
         i = step.index
-        self.records["cosine"][:, i] = cosine(step.g_d_raw, step.g_t)
-        self.records["cosine_after"][:, i] = (cosine(step.g_d, step.g_t) if step.g_d is not step.g_d_raw
-                                              else self.records["cosine"][:, i])
+        self.records["cosine"][:, i] = cosine(step.g_d_raw, step.g_t, dots=step.dots)
+        if step.g_d is step.g_d_raw:
+            self.records["cosine_after"][:, i] = self.records["cosine"][:, i]
+        else:  # ||g_t||^2 is unchanged by the transforms
+            after = (flat_dot(step.g_d, step.g_t), flat_dot(step.g_d, step.g_d), step.dots[2])
+            self.records["cosine_after"][:, i] = cosine(step.g_d, step.g_t, dots=after)
         self.records["projected"][:, i] = step.fired
         self.records["trait_loss"][:, i] = step.trait_loss.detach()
 
@@ -213,13 +219,19 @@ class UpdateProbe(Probe):
 
     def start(self, n_models, n_steps, device):
         self.records = {"trait_update": torch.zeros(n_models, n_steps, device=device)}
+        self._before: list[torch.Tensor] | None = None  # buffers reused at every step
 
     def before_update(self, step, params):
-        self._before = [p.detach().clone() for p in params]
+        if self._before is None:
+            self._before = [p.detach().clone() for p in params]
+        else:
+            for buffer, p in zip(self._before, params):
+                buffer.copy_(p.detach())
 
     def after_update(self, step):
-        update = [p.detach() - b for p, b in zip(step.params, self._before)]
-        self.records["trait_update"][:, step.index] = flat_dot(step.g_t, update)
+        for buffer, p in zip(self._before, step.params):
+            buffer.sub_(p.detach())  # now -Δθ
+        self.records["trait_update"][:, step.index] = -flat_dot(step.g_t, self._before)
 
 
 class CurveProbe(Probe):
@@ -245,7 +257,8 @@ class CurveProbe(Probe):
 
 # --------------------------------------------------------------------------- the loop
 
-Transform = Callable[[Grads, Grads], tuple[Grads, torch.Tensor]]
+#: ``transform(g_d, g_t, dots) -> (g_d, fired)``; ``dots`` = inner_products(g_d, g_t) when known, else None
+Transform = Callable[[Grads, Grads, Dots | None], tuple[Grads, torch.Tensor]]
 
 
 def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm], config: Config,
@@ -289,18 +302,19 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
             trait_logits = models.forward(params, trait.x[trait_batches[i]]) if needs_trait else None
         losses = {term.name: term(logits, idx, t) for term in terms}
         g_d_raw = list(torch.autograd.grad(sum(loss.sum() for loss in losses.values()), params))
-        g_t = trait_loss = None
+        g_t = trait_loss = dots = None
         if needs_trait:
             trait_loss = trait.loss(trait_logits, trait_batches[i])
             g_t = trait.gradient(trait_loss, params)
-        g_d, fired = g_d_raw, no_fire
+            dots = inner_products(g_d_raw, g_t)  # once, for the transforms and the probes
+        g_d, fired, known = g_d_raw, no_fire, dots
         for transform in transforms:
-            g_d, fired_here = transform(g_d, g_t)
-            fired = fired | fired_here
+            g_d, fired_here = transform(g_d, g_t, known)
+            fired, known = fired | fired_here, None  # g_d changed: its inner products are no longer known
         for p, g in zip(params, g_d):
             p.grad = g
         optimizer.step()
-        step = Step(i, t, params, losses, g_d_raw, g_d, g_t, trait_loss, fired)
+        step = Step(i, t, params, losses, g_d_raw, g_d, g_t, trait_loss, dots, fired)
         for probe in probes:
             probe.after_update(step)
 

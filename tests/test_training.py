@@ -363,3 +363,13 @@ def test_liminal_anchor_holds_each_student_near_its_own_start(tiny_config, monke
     cross = models.outputs(experiments.cross_inits(tiny_config, [0, 1], "cpu"), noise)
     torch.testing.assert_close(seen["base"][:2], shared)  # "liminal": shared init, its own start
     torch.testing.assert_close(seen["base"][2:], cross)  # "cross_liminal": its own (cross) start
+
+
+def test_accuracy_with_heads_equals_swapping_the_head():
+    trained, start = tiny_models(3), tiny_models(3, stream="other")
+    x = torch.rand(700, 784, generator=torch.Generator().manual_seed(7))
+    y = models.predict_digits(models.with_digit_head(trained, start), x)[0]  # labels some heads get right
+    own, restored = models.accuracy_with_heads(trained, [trained, start], x, y, batch_size=256)
+    torch.testing.assert_close(own, models.accuracy(trained, x, y), rtol=0, atol=0)
+    torch.testing.assert_close(restored, models.accuracy(models.with_digit_head(trained, start), x, y), rtol=0, atol=0)
+    assert restored[0] == 1.0 and not torch.equal(own, restored)
