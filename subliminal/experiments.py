@@ -140,7 +140,8 @@ def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCon
 
 def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10,
                    conditions: Iterable[ConditionSpec] = ALL_CONDITIONS, device: str | torch.device | None = None,
-                   cache: bool = True, progress: bool = True, allow_large: bool = False) -> ExperimentResult:
+                   cache: bool = True, progress: bool = True, allow_large: bool = False,
+                   reuse: ExperimentResult | None = None) -> ExperimentResult:
     """Run ``conditions`` for every seed (model index) and return their results.
 
     Model ``k`` of a run always gets the same initialisation, data order and
@@ -149,6 +150,10 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
     keyed by configuration, seeds, conditions, device type and the package's code.
     Before computing, the memory the run needs is estimated (:mod:`subliminal.budget`); a run
     larger than the machine (or the GPU) holds is refused unless ``allow_large=True``.
+
+    ``reuse``: a run already at hand (e.g. a chapter's main run). When it was run with this ``config`` and
+    holds these seeds and (built-in) conditions, their rows are returned and nothing is trained: a sweep
+    point or an explorer frame that coincides with the chapter's run is that run.
     """
     from .store import memoise
 
@@ -159,10 +164,7 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
     for name, flag in (("cache", cache), ("progress", progress), ("allow_large", allow_large)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False; got {flag!r}")
-    key = {"config": config.to_dict(), "seeds": seeds, "device": device.type,
-           "float32_matmul": torch.get_float32_matmul_precision(),  # TF32 on GPUs changes the numbers
-           "conditions": {name: None if spec is None else dataclasses.asdict(spec) for name, spec in specs.items()},
-           "order": list(specs)}  # the ensemble's layout and the result's order
+    key = _experiment_key(config, seeds, specs, device)
 
     def compute() -> dict:  # the budget is checked only when something is computed, not for a cached result
         needed = budget.estimate(config, len(seeds), [name if spec is None else (name, spec)
@@ -172,10 +174,44 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
                             where="the GPU" if device.type == "cuda" else "this machine")
         return _compute_experiment(config, seeds, specs, device, cache, progress)
 
-    payload = memoise("experiment", key, compute, enabled=cache)
-    conditions_out = {name: ConditionResult(**fields) for name, fields in payload["conditions"].items()}
-    return ExperimentResult(config=config, seeds=seeds, conditions=conditions_out,
+    if reuse is not None and _holds(reuse, config, seeds, specs):
+        return reuse.subset(seeds, list(specs))
+    return _result(config, seeds, memoise("experiment", key, compute, enabled=cache))
+
+
+def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: Iterable[ConditionSpec] = ALL_CONDITIONS,
+                  device: str | torch.device | None = None) -> ExperimentResult | None:
+    """The run ``run_experiment(config, seeds, conditions, device)`` if it is already in the cache, else None.
+
+    Nothing is trained: a chapter uses it to ``reuse`` the book's main run when an earlier chapter left it."""
+    from .store import lookup
+
+    seeds, specs, device = seed_list(seeds), condition_specs(conditions), resolve_device(device)
+    payload = lookup("experiment", _experiment_key(config, seeds, specs, device))
+    return None if payload is None else _result(config, seeds, payload)
+
+
+def _experiment_key(config: Config, seeds: list[int], specs: dict, device: torch.device) -> dict:
+    return {"config": config.to_dict(), "seeds": seeds, "device": device.type,
+            "float32_matmul": torch.get_float32_matmul_precision(),  # TF32 on GPUs changes the numbers
+            "conditions": {name: None if spec is None else dataclasses.asdict(spec) for name, spec in specs.items()},
+            "order": list(specs)}  # the ensemble's layout and the result's order
+
+
+def _result(config: Config, seeds: list[int], payload: dict) -> ExperimentResult:
+    conditions = {name: ConditionResult(**fields) for name, fields in payload["conditions"].items()}
+    return ExperimentResult(config=config, seeds=seeds, conditions=conditions,
                             curve_steps=np.asarray(payload["curve_steps"]))
+
+
+def _holds(result: ExperimentResult, config: Config, seeds: list[int], specs: dict) -> bool:
+    """True when ``result`` was run with ``config`` and holds ``seeds`` and the conditions ``specs`` (by name,
+    built-in definitions only: a custom condition's definition is not recorded in a result). A run that
+    tracked alignment also answers for one that does not (the probes never change the training)."""
+    same = result.config == config or (result.config.track_alignment and not config.track_alignment
+                                        and result.config == config.replace(track_alignment=True))
+    return (same and set(seeds) <= set(result.seeds)
+            and all(name in result.conditions and spec == STUDENT_CONDITIONS.get(name) for name, spec in specs.items()))
 
 
 def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, cache: bool = True,
@@ -348,5 +384,5 @@ def _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_tr
 
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",
-           "condition_specs", "run_experiment", "train_teachers", "data_index", "shared_inits", "cross_inits",
+           "condition_specs", "run_experiment", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
            "training_data"]

@@ -133,6 +133,21 @@ class ExperimentResult:
             raise KeyError(f"condition {name!r} was not run; this result holds {list(self.conditions)}")
         return self.conditions[name]
 
+    def subset(self, seeds: Iterable[int], conditions: Iterable[str]) -> "ExperimentResult":
+        """The rows of ``seeds`` of ``conditions``: what a run of just those would give, up to float rounding
+        (model k of a run gets the same init, data and teacher whatever runs beside it)."""
+        seeds, conditions = list(seeds), list(conditions)
+        missing = [s for s in seeds if s not in self.seeds]
+        if missing:
+            raise ValueError(f"this result holds seeds {self.seeds}, not {missing}")
+        rows = [self.seeds.index(s) for s in seeds]
+        out = {}
+        for name in conditions:
+            fields = {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 else v)
+                      for k, v in vars(self[name]).items()}
+            out[name] = type(self[name])(**fields)
+        return ExperimentResult(config=self.config, seeds=seeds, conditions=out, curve_steps=self.curve_steps)
+
     def summary(self, conditions: Iterable[str] | None = None):
         """The summary table of this run (see :func:`summary_table`)."""
         return summary_table(self, conditions)

@@ -156,6 +156,17 @@ def memoise(kind: str, key: dict, compute: Callable[[], Payload], enabled: bool 
     return payload
 
 
+def lookup(kind: str, key: dict) -> Payload | None:
+    """The payload memoised under ``kind`` and ``key`` if it is on disk and intact, else None (nothing is computed)."""
+    npz_path, manifest_path = entry_paths(kind, key)
+    if not manifest_path.exists():
+        return None
+    try:
+        return load_entry(npz_path, manifest_path, full_key(key))
+    except StoreError:
+        return None
+
+
 def _say(message: str) -> None:
     print(f"subliminal: {message}", file=sys.stderr, flush=True)
 

@@ -77,20 +77,21 @@ def _check_arguments(parameter: str, values: Sequence[Any], config: Config,
 
 def sweep(parameter: str, values: Sequence[Any], config: Config | None = None, seeds: int | Iterable[int] = 3,
           conditions: Sequence[str] = TRANSFER_CONDITIONS, device: str | None = None, cache: bool = True,
-          progress: bool = False) -> pd.DataFrame:
+          progress: bool = False, reuse=None) -> pd.DataFrame:
     """Run ``conditions`` for every value of the Config setting ``parameter``; a tidy DataFrame.
 
     ``config`` (default ``Config()``) holds every other setting; set
     ``track_alignment=False`` in it when the cosines are not needed (about
-    half the cost). ``seeds`` as in :func:`run_experiment`. All arguments are
-    checked before anything is trained; bad ones raise :class:`SweepError`.
+    half the cost). ``seeds`` as in :func:`run_experiment`. ``reuse``: a run at hand (e.g. the
+    chapter's main run); the sweep point that coincides with it is read from it, not trained again.
+    All arguments are checked before anything is trained; bad ones raise :class:`SweepError`.
     """
     config = config or Config()
     values, conditions, configs = _check_arguments(parameter, values, config, conditions)
     frames = []
     for value, cfg in zip(values, configs):
         result = run_experiment(cfg, seeds=seeds, conditions=conditions, device=device, cache=cache,
-                                progress=progress)
+                                progress=progress, reuse=reuse)
         frames.append(_tidy(result, parameter, value))
     return pd.concat(frames, ignore_index=True)
 

@@ -153,21 +153,6 @@ def _pm(values, scale: float = 1.0, digits: int = 1) -> str:
     return f"{mean:.{digits}f}" + ("" if not np.isfinite(half) else f" ± {half:.{digits}f}")
 
 
-def _subset(result: ExperimentResult, seeds: Sequence[int], conditions: Sequence[str]) -> ExperimentResult:
-    """The rows of ``seeds`` of ``conditions`` of a run (model k of a run is the same whatever runs beside it)."""
-    missing = [s for s in seeds if s not in result.seeds]
-    if missing:
-        raise ValueError(f"baseline holds seeds {result.seeds}, not {missing}; pass a baseline run that includes "
-                         "the explorer's seeds")
-    rows = [result.seeds.index(s) for s in seeds]
-    out = {}
-    for name in conditions:
-        fields = {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 else v)
-                  for k, v in vars(result[name]).items()}
-        out[name] = type(result[name])(**fields)
-    return ExperimentResult(config=result.config, seeds=list(seeds), conditions=out, curve_steps=result.curve_steps)
-
-
 def _merge(config: Config, seeds: Sequence[int], *parts: tuple[ExperimentResult, str]) -> ExperimentResult:
     """One result holding condition ``name`` of each ``(result, name)`` (same seeds and curve steps)."""
     first = parts[0][0]
@@ -180,11 +165,13 @@ def _same_run(a: Config, b: Config, ignore: Sequence[str]) -> bool:
     return all(da[k] == db[k] for k in da if k not in ignore)
 
 
-def _run(config: Config, seeds, conditions: Sequence[str], device=None) -> ExperimentResult:
+def _run(config: Config, seeds, conditions: Sequence[str], device=None,
+         reuse: ExperimentResult | None = None) -> ExperimentResult:
+    """The run of a frame: rows of ``reuse`` (the chapter's run) where it coincides with it, else memoised."""
     from .experiments import run_experiment
 
     return run_experiment(config, seeds=seeds, conditions=list(conditions), device=device, cache=True,
-                          progress=False)
+                          progress=False, reuse=reuse)
 
 
 def _seed_list(seeds) -> list[int]:
@@ -290,7 +277,7 @@ def _plain(config: Config, seeds: list[int], baseline: ExperimentResult | None, 
         if not _same_run(baseline.config, config, ignore):
             raise ValueError("baseline was run with another configuration than the explorer's; pass the chapter's "
                              "run of the same config")
-        return _subset(baseline, seeds, ["student_aux"])
+        return baseline.subset(seeds, ["student_aux"])
     return _run(config, seeds, ["student_aux"], device)
 
 
@@ -300,12 +287,13 @@ def tau_frame(tau: float, config: Config | None = None, seeds=3, baseline: Exper
     which projection fired, firing rate per epoch, accuracy curves and distillation loss (bands: 95 %
     t-intervals over seeds; for the log-scale loss the range over seeds).
 
-    Runs ``run_experiment(config.replace(projection_tau=tau), seeds, ["projection"])``: the call of the
-    chapter's tau sweep, so its thresholds are read from the cache.
+    Runs ``run_experiment(config.replace(projection_tau=tau), seeds, ["projection"], reuse=baseline)``: the
+    call of the chapter's tau sweep, so its thresholds are read from the cache (or from ``baseline``, the
+    chapter's main run, at the run's own tau).
     """
     config = config or default_config()
     seeds = _seed_list(seeds)
-    projected = _run(config.replace(projection_tau=float(tau)), seeds, ["projection"], device)
+    projected = _run(config.replace(projection_tau=float(tau)), seeds, ["projection"], device, reuse=baseline)
     plain = _plain(config, seeds, baseline, device, ("projection_tau", "projection_beta", "projection_layers"))
     both = _merge(config, seeds, (plain, "student_aux"), (projected, "projection"))
     names = ["student_aux", "projection"]
@@ -349,10 +337,7 @@ def liminal_frame(scale: float, config: Config | None = None, seeds=3, baseline:
     seeds = _seed_list(seeds)
     scaled = config.replace(liminal_scale=float(scale))
     plain = _plain(config, seeds, baseline, device, ("liminal_scale",))
-    if baseline is not None and "liminal" in baseline.conditions and _same_run(baseline.config, scaled, ()):
-        liminal = _subset(baseline, seeds, ["liminal"])
-    else:
-        liminal = _run(scaled, seeds, ["liminal"], device)
+    liminal = _run(scaled, seeds, ["liminal"], device, reuse=baseline)
     both = _merge(scaled, seeds, (plain, "student_aux"), (liminal, "liminal"))
     names = ["student_aux", "liminal"]
     per_epoch = analysis.steps_per_epoch(config)
@@ -385,12 +370,14 @@ def liminal_frame(scale: float, config: Config | None = None, seeds=3, baseline:
 LR_CONDITIONS = ("student_aux", "cross_aux")
 
 
-def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device=None, window: int = 15) -> Frame:
+def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device=None, window: int = 15,
+                        baseline: ExperimentResult | None = None) -> Frame:
     """Shared-init vs cross-init aux-only student at student learning rate ``lr``: cosine traces, the share of
-    steps with cos > 0, the mean cosine and the final accuracy (95 % t-intervals over seeds)."""
+    steps with cos > 0, the mean cosine and the final accuracy (95 % t-intervals over seeds). ``baseline``:
+    a run (the book's main run) that answers for the frame it coincides with."""
     config = (config or default_config()).replace(student_lr=float(lr), track_alignment=True)
     seeds = _seed_list(seeds)
-    result = _run(config, seeds, LR_CONDITIONS, device)
+    result = _run(config, seeds, LR_CONDITIONS, device, reuse=baseline)
     fig, (trace, pos, mean, acc) = _figure(2, 2, height=5.2)
     plots.plot_cosine_trace(result, LR_CONDITIONS, window=window, per_epoch=analysis.steps_per_epoch(config),
                             ax=trace, band_kind="ci")
@@ -583,8 +570,12 @@ def liminal_explorer(config: Config | None = None, seeds=None, static: bool | No
 
 
 def learning_rate_explorer(config: Config | None = None, seeds=None, static: bool | None = None, *,
-                           grid: Sequence[float] | None = None, device=None):
-    """Chapter 6: student learning rate -> alignment and accuracy of the shared-init and cross-init students."""
+                           grid: Sequence[float] | None = None, baseline: ExperimentResult | None = None,
+                           device=None):
+    """Chapter 6: student learning rate -> alignment and accuracy of the shared-init and cross-init students.
+
+    Pass the chapter's sweep values as ``grid`` and its seeds (and ``baseline``, the main run, when the
+    chapter's sweep reused it): the frames are then the chapter's own runs."""
     grid = _grid("learning_rate", grid, LEARNING_RATE_GRID)
     for lr in grid:
         if not lr > 0:
@@ -592,7 +583,7 @@ def learning_rate_explorer(config: Config | None = None, seeds=None, static: boo
     config = config or default_config()
     seeds = default_seeds() if seeds is None else seeds
     initial = config.student_lr if config.student_lr in grid else grid[0]
-    return _explorer(grid, lambda lr: learning_rate_frame(lr, config, seeds, device),
+    return _explorer(grid, lambda lr: learning_rate_frame(lr, config, seeds, device, baseline=baseline),
                      description="student learning rate", what="student lr", static=static, initial=initial,
                      bounds=(min(LEARNING_RATE_RANGE[0], min(grid)), max(LEARNING_RATE_RANGE[1], max(grid))),
                      log=True)

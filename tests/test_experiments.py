@@ -90,3 +90,52 @@ def test_cli_reproduce_writes_table_and_json(tmp_path):
     assert "95 % t-interval" in run.stdout.splitlines()[0]
     assert len(payload["conditions"]["student_aux"]["accuracy"]) == 2
     assert payload["config"]["n_noise"] == 12_000  # the fast configuration
+
+
+def test_tracking_alignment_never_changes_the_training():
+    """What `reuse` relies on: a run with the probes trains exactly the students a run without them trains."""
+    config = Config.fast(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=2,
+                         teacher_batch_size=256, student_batch_size=256, trait_batch_size=256)
+    tracked = run_experiment(config, seeds=2, conditions=["student_aux", "cross_aux"], cache=False, progress=False)
+    plain = run_experiment(config.replace(track_alignment=False), seeds=2, conditions=["student_aux", "cross_aux"],
+                           cache=False, progress=False)
+    for name in ("student_aux", "cross_aux"):
+        np.testing.assert_array_equal(tracked[name].accuracy, plain[name].accuracy)
+        np.testing.assert_array_equal(tracked[name].loss, plain[name].loss)
+    assert tracked["student_aux"].cosine is not None and plain["student_aux"].cosine is None
+
+
+def test_reuse_reads_a_coinciding_run_and_trains_only_otherwise(small_config, small_result, monkeypatch, tmp_path):
+    import subliminal.experiments as experiments
+
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
+    calls = []
+    real = experiments._compute_experiment
+    monkeypatch.setattr(experiments, "_compute_experiment", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    part = run_experiment(small_config, seeds=[2, 0], conditions=["projection", "reference"], reuse=small_result,
+                          progress=False)
+    assert not calls, "a run that coincides with `reuse` must not train"
+    np.testing.assert_array_equal(part["projection"].accuracy, small_result["projection"].accuracy[[2, 0]])
+    np.testing.assert_array_equal(part["projection"].cosine, small_result["projection"].cosine[[2, 0]])
+    untracked = run_experiment(small_config.replace(track_alignment=False), seeds=1, conditions=["student_aux"],
+                               reuse=small_result, progress=False)  # a tracked run answers for an untracked one
+    assert not calls and untracked["student_aux"].accuracy[0] == small_result["student_aux"].accuracy[0]
+    # another setting, a seed or a condition the run does not hold, or a custom condition: trained
+    tiny = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, n_train=2048)
+    run_experiment(tiny, seeds=1, conditions=["student_aux"], reuse=small_result, progress=False)
+    run_experiment(small_config, seeds=[5], conditions=["student_aux"], reuse=small_result, progress=False)
+    custom = ("student_aux", experiments.StudentCondition(init="cross"))
+    run_experiment(small_config, seeds=1, conditions=[custom], reuse=small_result, progress=False)
+    assert calls == [[0], [5], [0]]
+
+
+def test_cached_result_finds_only_what_was_run(small_config, monkeypatch, tmp_path):
+    from subliminal.experiments import cached_result
+
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
+    config = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, n_train=2048)
+    assert cached_result(config, seeds=1, conditions=["student_aux"]) is None  # nothing trained
+    ran = run_experiment(config, seeds=1, conditions=["student_aux"], progress=False)
+    found = cached_result(config, seeds=1, conditions=["student_aux"])
+    np.testing.assert_array_equal(found["student_aux"].loss, ran["student_aux"].loss)
+    assert cached_result(config, seeds=2, conditions=["student_aux"]) is None

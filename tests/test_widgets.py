@@ -136,15 +136,22 @@ def test_tau_frame_reports_the_run_it_draws(base):
     assert _number(r"fired on ([\d.]+) %", never.caption) == 0.0
 
 
-def test_explorers_reuse_the_chapter_run(base, monkeypatch):
+def test_explorers_reuse_the_chapter_run(base, monkeypatch, tmp_path):
     """A frame that coincides with the chapter's run is read from it, not recomputed."""
+    import subliminal.experiments as experiments
+
     def no_training(*args, **kwargs):
         raise AssertionError("this frame must come from the baseline run")
 
-    monkeypatch.setattr(W, "_run", no_training)
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))  # nothing memoised from earlier runs
+    monkeypatch.setattr(experiments, "_compute_experiment", no_training)
     frame = W.liminal_frame(TINY.liminal_scale, TINY, [1, 2], baseline=base)
     acc = 100 * base["liminal"].accuracy[[1, 2]]
     assert _number(r"accuracy ([\d.]+)", frame.caption) == pytest.approx(mean_ci(acc)[0], abs=0.05)
+    frame = W.tau_frame(TINY.projection_tau, TINY, [1, 2], baseline=base)
+    assert _number(r"fired on ([\d.]+) %", frame.caption) == pytest.approx(
+        100 * base["projection"].projected[[1, 2]].mean(), abs=0.05)
+    W.learning_rate_frame(TINY.student_lr, TINY, [1, 2], baseline=base)
     with pytest.raises(AssertionError):
         W.liminal_frame(3.0, TINY, [1, 2], baseline=base)
 
