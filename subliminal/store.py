@@ -47,6 +47,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .paths import user_folder
+
 CACHE_ENV = "SUBLIMINAL_CACHE"
 FORMAT = "subliminal-store-1"
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -66,18 +68,8 @@ class StoreError(ValueError):
 def cache_dir() -> Path:
     """Where results are memoised: ``$SUBLIMINAL_CACHE`` or ``$XDG_CACHE_HOME/subliminal/results``
     (``~/.cache/subliminal/results``). A path that exists but is not a folder is an error."""
-    value = os.environ.get(CACHE_ENV, "")
-    if value.strip():
-        folder = Path(value).expanduser()
-        if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(
-                f"{CACHE_ENV}={value} is not a folder; point {CACHE_ENV} at a folder "
-                f"(e.g. export {CACHE_ENV}=/tmp/subliminal-cache) or unset it"
-            )
-        return folder
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "subliminal" / "results"
-    if folder.exists() and not folder.is_dir():
+    folder = user_folder(CACHE_ENV, "results", NotADirectoryError, "a folder", "/tmp/subliminal-cache")
+    if not os.environ.get(CACHE_ENV, "").strip() and folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"the result cache {folder} is not a folder; remove it or set {CACHE_ENV}")
     return folder
 
