@@ -4,31 +4,76 @@
 papermill, Colab users and readers may change) before anything runs.
 
 ``glue`` stores a value for the book's text (myst-nb) when myst-nb is present,
-and simply does nothing elsewhere (e.g. in Colab), so chapters run everywhere.
+and simply does nothing elsewhere (e.g. in Colab), so chapters run everywhere. It returns
+nothing, so a ``glue(...)`` call that ends a cell shows no value box on the page.
+
+``run_minutes`` keeps the measured compute time of a run beside the result cache, so a chapter
+can state what a cold cache costs even when the run was read back from it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import numbers
 from typing import Any, Callable
 
 from .config import Config, ConfigError, fast_mode  # noqa: F401  (fast_mode re-exported for the chapters)
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """``myst_nb.glue`` when available (the book build), a no-op otherwise. Returns ``value``.
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """``myst_nb.glue`` when available (the book build), a no-op otherwise. Returns None.
 
     NumPy scalars are stored as plain Python numbers, so that ``{glue:text}`name:.1f```
-    can format them.
+    can format them. Nothing is displayed (``display=False``) and nothing is returned, so
+    the page shows neither a value box nor an ``Out[...]`` for a cell that ends in ``glue``.
     """
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return None
     myst_glue(name, value, display=display)
-    return value
+    return None
+
+
+def main_run_key(config: Config, seeds: int, device: Any = None) -> dict:
+    """What identifies the book's main run (``run_experiment(config, seeds, device=device)``)."""
+    from .models import resolve_device
+
+    return {"run": "main", "config": config.to_dict(), "seeds": int(seeds),
+            "device": resolve_device(device).type}
+
+
+def run_minutes(name: str, key: dict, measured: float | None = None) -> float:
+    """The compute time, in minutes, of the run ``name`` identified by ``key``.
+
+    With ``measured`` (the run was just computed, not read from the cache) the time is recorded
+    in ``<result cache>/timings/`` and returned; without it the recorded time is returned, or NaN
+    if none was recorded (the run came from a cache filled by something else). The record is keyed
+    like a cache entry (``key`` plus the package's code fingerprint), so it goes stale with it.
+    """
+    from .store import atomic_write, cache_dir, canonical_json, full_key
+
+    digest = hashlib.sha256(canonical_json(full_key(key)).encode()).hexdigest()[:16]
+    path = cache_dir() / "timings" / f"{name}-{digest}.json"
+    if measured is not None:
+        if not (isinstance(measured, numbers.Real) and math.isfinite(measured) and measured >= 0):
+            raise ValueError(f"measured must be a finite number of minutes >= 0; got {measured!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps({"name": name, "minutes": float(measured)}).encode())
+        return float(measured)
+    try:
+        return float(json.loads(path.read_text())["minutes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("nan")
+
+
+def minutes_text(minutes: float) -> str:
+    """``4.2`` -> ``"4.2 minutes"``; NaN -> ``"not measured in this build"`` (for glued prose)."""
+    return f"{minutes:.1f} minutes" if math.isfinite(minutes) else "not measured in this build"
 
 
 def percent(x: float) -> float:
