@@ -4,11 +4,17 @@
 installed, as a highlighted code block (Markdown, so the book build, Jupyter and
 Colab all highlight it). The text, the exercise checks and the experiments then
 share one piece of code: nothing is pasted.
+
+``readable(table)`` formats a results table for reading: whole numbers as integers, cosines
+in scientific notation (a mean cosine of 0.0075 never shows as ``0.0``), other numbers with a
+fixed number of decimals, ``-0.0`` as ``0.0`` and NaN as a dash.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 import re
 from typing import Any
 
@@ -40,4 +46,66 @@ def show_source(obj: Any) -> Source:
     return Source(obj)
 
 
-__all__ = ["Source", "show_source"]
+#: How ``readable`` writes a column: a format string, or one of these kinds.
+KINDS = ("int", "fixed", "sci", "general", "text")
+
+
+def _kind(name: Any, values: list) -> str:
+    numbers_only = [v for v in values if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    and not math.isnan(v)]
+    if not numbers_only or len(numbers_only) < len([v for v in values if v == v and v is not None]):
+        return "text"
+    if "cos" in str(name).lower():
+        return "sci"
+    if all(float(v).is_integer() for v in numbers_only):
+        return "int"
+    return "fixed"
+
+
+def _cell(value: Any, kind: str, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if kind == "text" or not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return str(value)
+    if kind == "int":
+        return f"{int(round(value)):,}"
+    if kind == "sci":
+        return "0" if value == 0 else f"{value:.1e}"
+    if kind == "general":
+        return f"{value:g}"
+    if kind == "fixed":
+        return f"{round(float(value), digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.0"
+    return kind.format(value)  # a format string such as "{:.3g}"
+
+
+def readable(table: Any, digits: int = 1, formats: dict[str, str] | None = None) -> Any:
+    """A pandas ``Styler`` of ``table`` (DataFrame or Series) formatted for reading.
+
+    Each column gets a kind, unless ``formats`` names one for it (a kind of :data:`KINDS` or a
+    format string like ``"{:.3g}"``): a column whose name contains "cos" is written in scientific
+    notation with two significant digits; a column of whole numbers as integers (``512``, not
+    ``512.0000``); other numbers with ``digits`` decimals, never as ``-0.0``; NaN as a dash.
+    Numeric index values are written with ``{:g}`` (``0.0003``, ``512``).
+    """
+    import pandas as pd
+
+    if isinstance(table, pd.Series):
+        table = table.to_frame()
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"readable needs a pandas DataFrame or Series; got {type(table).__name__}")
+    formats = dict(formats or {})
+    unknown = [c for c in formats if c not in table.columns]
+    if unknown:
+        raise KeyError(f"readable: no column(s) {unknown} in the table; its columns are {list(table.columns)}")
+    styler = table.style
+    for column in table.columns:
+        kind = formats.get(column) or _kind(column, table[column].tolist())
+        if kind not in KINDS and "{" not in kind:
+            raise ValueError(f"readable: format {kind!r} for {column!r} is neither one of {KINDS} "
+                             "nor a format string like '{:.3g}'")
+        styler = styler.format(lambda v, kind=kind: _cell(v, kind, digits), subset=[column])
+    return styler.format_index(
+        lambda v: f"{v:g}" if isinstance(v, float) else v, axis=0)
+
+
+__all__ = ["KINDS", "Source", "readable", "show_source"]
