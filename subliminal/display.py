@@ -85,7 +85,7 @@ def readable(table: Any, digits: int = 1, formats: dict[str, str] | None = None)
     format string like ``"{:.3g}"``): a column whose name contains "cos" is written in scientific
     notation with two significant digits; a column of whole numbers as integers (``512``, not
     ``512.0000``); other numbers with ``digits`` decimals, never as ``-0.0``; NaN as a dash.
-    Numeric index values are written with ``{:g}`` (``0.0003``, ``512``).
+    Numeric row and column labels are written with ``{:g}`` (``0.0003``, ``512``).
     """
     import pandas as pd
 
@@ -104,8 +104,10 @@ def readable(table: Any, digits: int = 1, formats: dict[str, str] | None = None)
             raise ValueError(f"readable: format {kind!r} for {column!r} is neither one of {KINDS} "
                              "nor a format string like '{:.3g}'")
         styler = styler.format(lambda v, kind=kind: _cell(v, kind, digits), subset=[column])
-    return styler.format_index(
-        lambda v: f"{v:g}" if isinstance(v, float) else v, axis=0)
+    def label(v: Any) -> Any:
+        return f"{v:g}" if isinstance(v, float) else v
+
+    return styler.format_index(label, axis=0).format_index(label, axis=1)
 
 
 __all__ = ["KINDS", "Source", "readable", "show_source"]
