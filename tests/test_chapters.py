@@ -124,3 +124,207 @@ def test_full_book_check_reads_the_build_and_fails_loudly(tmp_path):
     write_build(executed / [p.name for p in CHAPTERS if p.stem.startswith("05")][0], bad)
     run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert "05-" in run.stderr and "epoch 1" in run.stderr
+
+
+# ------------------------------------------------------------------ what a reader sees
+MAX_COLUMNS = 88
+
+
+def _first_code_cell(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+
+
+def long_code_lines(nb) -> list[str]:
+    """Code lines wider than 88 columns (not the set-up cell: `make sync` writes it)."""
+    setup = _first_code_cell(nb)
+    return [
+        f"cell {i}: {line[:60]}… ({len(line)} columns)"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and i != setup
+        for line in cell.source.splitlines()
+        if len(line) > MAX_COLUMNS
+    ]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_code_cells_fit_in_88_columns(path):
+    """A reader never scrolls a code cell sideways (`ruff format --line-length 88`)."""
+    long = long_code_lines(nbformat.read(path, as_version=4))
+    assert not long, f"{path.name}: lines over {MAX_COLUMNS} columns: {long[:5]}"
+
+
+def visible_glue_cells(nb) -> list[int]:
+    """Code cells that call glue and that the page shows (not hide-/remove-cell)."""
+    return [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and "glue(" in cell.source
+        and not {"hide-cell", "remove-cell"} & set(cell.metadata.get("tags", []))
+    ]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_glue_calls_live_in_hidden_cells(path):
+    """Bookkeeping stays out of the reader's way: every glue call sits in a collapsed
+    (hide-cell) or removed (remove-cell) cell."""
+    nb = nbformat.read(path, as_version=4)
+    assert not visible_glue_cells(nb), (
+        f"{path.name}: visible cells call glue: {visible_glue_cells(nb)}"
+    )
+
+
+def display_math_problems(markdown: str) -> list[str]:
+    """``$$`` displays not set off by blank lines: inside a directive (an admonition)
+    MyST then reads the display as inline math run into the prose (a stray ``$``,
+    raw TeX)."""
+    lines = markdown.split("\n")
+    problems, inside = [], False
+    for k, line in enumerate(lines):
+        text = line.strip()
+        if not text.startswith("$$") and not (inside and "$$" in text):
+            continue
+        if not inside:
+            if k > 0 and lines[k - 1].strip():
+                problems.append(
+                    f"line {k + 1}: text right before a $$ display: "
+                    f"{lines[k - 1].strip()[:50]!r}"
+                )
+            inside = text.count("$$") == 1  # "$$ x $$" on one line opens and closes
+            if (
+                not inside
+                and k + 1 < len(lines)
+                and lines[k + 1].strip()
+                and not lines[k + 1].startswith("```")
+            ):
+                problems.append(
+                    f"line {k + 2}: text right after a $$ display: "
+                    f"{lines[k + 1].strip()[:50]!r}"
+                )
+        else:
+            inside = False
+            after = lines[k + 1].strip() if k + 1 < len(lines) else ""
+            if after and not after.startswith("```") and not after.startswith(":::"):
+                problems.append(
+                    f"line {k + 2}: text right after a $$ display: {after[:50]!r}"
+                )
+    return problems
+
+
+def _pages():
+    from chapters import ROOT
+
+    return CHAPTERS + sorted((ROOT / "book").glob("*.md"))
+
+
+@pytest.mark.parametrize("path", _pages(), ids=lambda p: p.name)
+def test_display_math_is_set_off_by_blank_lines(path):
+    if path.suffix == ".ipynb":
+        texts = [
+            c.source
+            for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "markdown"
+        ]
+    else:
+        texts = [path.read_text()]
+    problems = [p for text in texts for p in display_math_problems(text)]
+    assert not problems, f"{path.name}: {problems[:5]}"
+
+
+def test_display_math_check_catches_the_old_theorem_box():
+    """Chapter 2's theorem box as it was (issue 19): the check must flag it."""
+    old = "\n".join(
+        [
+            "```{admonition} Theorem",
+            ":class: important",
+            "**Statement.** For any step,",
+            "$$",
+            "a = b",
+            "$$",
+            "The leading term is never negative.",
+            "```",
+        ]
+    )
+    assert len(display_math_problems(old)) == 2
+    good = "\n".join(
+        [
+            "```{admonition} Theorem",
+            ":class: important",
+            "",
+            "**Statement.**",
+            "",
+            "$$",
+            "a = b",
+            "$$",
+            "",
+            "The leading term.",
+            "```",
+        ]
+    )
+    assert display_math_problems(good) == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_every_chapter_opens_with_its_box_and_both_run_times(path):
+    """Goals, prerequisites and the run time: alone from a cold cache, and (after
+    Chapter 1) this chapter's own measured minutes, both glued."""
+    first = next(
+        c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+    )
+    assert "```{admonition} In this chapter" in first.source, (
+        f"{path.name}: no 'In this chapter' box"
+    )
+    for part in ("**You will be able to**", "**It assumes**", "**Run time.**"):
+        assert part in first.source, f"{path.name}: the box lacks {part}"
+    run_time = first.source[first.source.index("**Run time.**") :]
+    prefix = f"ch{int(path.stem[:2])}_"
+    assert f"{prefix}cold_time" in run_time and "cold cache" in run_time, (
+        f"{path.name}: no cold-cache time"
+    )
+    if not path.stem.startswith("01"):
+        assert f"{prefix}run_minutes" in run_time and "after" in run_time, (
+            f"{path.name}: no after-Chapter-1 time"
+        )
+
+
+BUILD_PLUMBING = (
+    "memoised",
+    "memoized",
+    "read back from",
+    "result cache",
+    "costs no training",
+    "book build",
+)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_prose_has_no_build_plumbing(path):
+    """How results are cached belongs on the Reproducing page, not in a chapter."""
+    prose = "\n".join(
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "markdown"
+    )
+    found = [word for word in BUILD_PLUMBING if word in prose.lower()]
+    assert not found, f"{path.name}: {found}"
+
+
+@pytest.mark.parametrize("path", _pages(), ids=lambda p: p.name)
+def test_citations_do_not_repeat_the_author(path):
+    """'Cloud et al. {cite}`cloud2025subliminal`' reads "Cloud et al. [Cloud et al.,
+    2025]": write {cite:t}`cloud2025subliminal` (author in the text) or {cite:p}."""
+    import re
+
+    text = (
+        path.read_text()
+        if path.suffix == ".md"
+        else "\n".join(
+            c.source
+            for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "markdown"
+        )
+    )
+    repeats = re.findall(
+        r"(?:et al\.|[A-Z][a-z]+ and [A-Z][a-z]+)\s+\{cite(?::p)?\}`", text
+    )
+    assert not repeats, f"{path.name}: {repeats}"
