@@ -18,6 +18,11 @@ In the Markdown cells the book's MyST markup becomes plain Markdown:
 
 Code cells lose their outputs. The set-up cell (the first code cell) is kept; other
 ``remove-cell`` cells (HTML-only) are dropped; a figure cell is followed by its caption.
+Cells the HTML book collapses become collapsed Colab form cells (``metadata.cellView =
+"form"``, first line ``# @title <title> (double-click to show)``), which show only their
+title until opened: the exercise solutions (``hide-input``, "Show solution") and the code
+behind the glued numbers (``hide-cell``). The text's "hidden under *Show solution*" becomes
+the Colab instruction (double-click the title).
 A Markdown construct this script does not know is an error, never copied through::
 
     python scripts/colab_edition.py [--build _build] [--out _build/colab]
@@ -50,6 +55,10 @@ ADMONITION_TITLES = {"note": "Note", "tip": "Tip", "hint": "Hint", "important": 
                      "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
                      "seealso": "See also", "dropdown": ""}
 DROP_TAGS = ("remove-cell",)
+FORM_TAGS = ("hide-input", "hide-cell")  # collapsed in the HTML book -> collapsed form cells
+FORM_HINT = "(double-click to show)"
+SOLUTION_TEXT = ("Each solution is in a collapsed cell below its exercise that shows only its "
+                 f"title, *Solution {FORM_HINT}*: double-click the title to show the solution.")
 
 
 class EditionError(ValueError):
@@ -305,9 +314,22 @@ def _outside_code(text: str) -> str:
     return re.sub(r"(?ms)^ {0,3}(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^ {0,3}\1[`~]*[ \t]*$", "", text)
 
 
+def colab_wording(text: str) -> str:
+    """Replace each sentence that mentions the HTML book's *Show solution* button by the Colab
+    instruction (solutions are collapsed form cells there)."""
+    while "*Show solution*" in text:
+        at = text.index("*Show solution*")
+        start = max(text.rfind(". ", 0, at), text.rfind(".\n", 0, at), text.rfind("\n\n", 0, at))
+        start = 0 if start < 0 else start + 2
+        end = text.find(".", at + len("*Show solution*"))
+        end = len(text) if end < 0 else end + 1
+        text = text[:start] + SOLUTION_TEXT + text[end:]
+    return text
+
+
 def markdown(text: str, docname: str, index: BookIndex) -> str:
     """One Markdown cell of the book -> plain Jupyter Markdown."""
-    converted = "\n".join(_markdown_lines(text.split("\n"), docname, index))
+    converted = colab_wording("\n".join(_markdown_lines(text.split("\n"), docname, index)))
     leaks = [p for p in MYST_PATTERNS if p in _outside_code(converted)]
     if leaks:
         raise EditionError(f"{docname}: MyST markup {leaks} survived the conversion:\n{converted[:500]}")
@@ -317,6 +339,27 @@ def markdown(text: str, docname: str, index: BookIndex) -> str:
 # --------------------------------------------------------------------------- notebooks
 def _markdown_cell(source: str, cell_id: str) -> dict:
     return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": source.splitlines(keepends=True)}
+
+
+def form_title(cell: dict) -> str | None:
+    """The title of the form cell a collapsed cell becomes (None: the cell is not collapsed).
+
+    From the HTML book's toggle prompt ("Show solution" -> "Solution"), else from the tag."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    if not any(tag in tags for tag in FORM_TAGS):
+        return None
+    prompt = cell.get("metadata", {}).get("mystnb", {}).get("code_prompt_show", "")
+    title = prompt.removeprefix("Show ").strip() if prompt.startswith("Show ") else ""
+    if not title:
+        title = "Solution" if "hide-input" in tags else "the code behind the numbers in the text"
+    return f"{title[0].upper()}{title[1:]} {FORM_HINT}"
+
+
+def as_form(cell: dict, title: str) -> dict:
+    """A code cell as a collapsed Colab form: ``# @title`` first, ``cellView: form``."""
+    cell["source"] = [f"# @title {title}\n", *"".join(cell["source"]).splitlines(keepends=True)]
+    cell["metadata"]["cellView"] = "form"
+    return cell
 
 
 def convert(notebook: dict, docname: str, index: BookIndex) -> dict:
@@ -337,6 +380,11 @@ def convert(notebook: dict, docname: str, index: BookIndex) -> dict:
         cell["outputs"], cell["execution_count"] = [], None
         if cell is setup:
             cell["metadata"]["tags"] = [t for t in tags if t not in DROP_TAGS]
+        elif form_title(cell):
+            as_form(cell, form_title(cell))
+        elif "glue(" in "".join(cell["source"]):
+            raise EditionError(f"{docname}: cell {cell.get('id')} calls glue but the book shows it; "
+                               "tag it hide-cell (collapsed) or remove-cell")
         figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
         cells.append(cell)
         if figure and figure.get("caption"):

@@ -234,6 +234,137 @@ def test_every_chapter_converts_and_keeps_its_code():
         assert len(captions) == len(figures), f"{notebook.name}: figure captions lost"
 
 
+def _code(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("notebook", all_chapter_notebooks(), ids=lambda p: p.stem)
+def test_solutions_and_glue_cells_are_collapsed_form_cells(notebook):
+    """Colab ignores hide-input: each solution, and each cell of glue bookkeeping,
+    becomes a form cell (``cellView: form``, ``# @title ... (double-click to show)``
+    first), which Colab shows collapsed, as its title only; the text says how to open
+    it."""
+    original = json.loads(notebook.read_text())
+    edition = convert(original, _docname(notebook), source_index())
+    cells = {c.get("id"): c for c in edition["cells"]}
+    solutions = 0
+    for cell in original["cells"]:
+        tags = cell["metadata"].get("tags", [])
+        if cell["cell_type"] != "code" or "remove-cell" in tags:
+            continue
+        prompt = cell["metadata"].get("mystnb", {}).get("code_prompt_show", "")
+        out = cells[cell.get("id")]
+        if "hide-input" in tags or "hide-cell" in tags:
+            title = out["source"][0]
+            assert out["metadata"].get("cellView") == "form", (
+                f"{notebook.name}: {title}"
+            )
+            assert title.startswith("# @title ") and "(double-click to show)" in title
+            assert _code(out).split("\n", 1)[1] == _code(cell), "the code changed"
+            if prompt == "Show solution":
+                solutions += 1
+                assert title.startswith("# @title Solution (double-click to show)")
+        else:
+            assert "cellView" not in out["metadata"], (
+                f"{notebook.name}: a visible cell is collapsed"
+            )
+            if cell is not first_code_cell(original):
+                assert "glue(" not in _code(out), (
+                    f"{notebook.name}: a glue cell is in view"
+                )
+    prose = "\n".join(
+        _code(c) for c in edition["cells"] if c["cell_type"] == "markdown"
+    )
+    assert "Show solution" not in prose, (
+        f"{notebook.name}: the text names the HTML book's button"
+    )
+    if solutions:
+        assert "double-click the title to show the solution" in prose, notebook.name
+    assert solutions == sum(
+        c["metadata"].get("mystnb", {}).get("code_prompt_show") == "Show solution"
+        for c in original["cells"]
+    )
+
+
+@pytest.mark.parametrize("notebook", all_chapter_notebooks(), ids=lambda p: p.stem)
+def test_colab_box_states_both_run_times(notebook):
+    """The chapter box keeps its run-time sentence, with the build's numbers: alone
+    from a cold cache and (after Chapter 1) the chapter's own time."""
+    doc, index = _docname(notebook), source_index()
+    edition = convert(json.loads(notebook.read_text()), doc, index)
+    box = next(_code(c) for c in edition["cells"] if "**In this chapter**" in _code(c))
+    run_time = box[box.index("**Run time.**") :]
+    number = int(notebook.stem[:2])
+    keys = [f"ch{number}_cold_time"] + (
+        [f"ch{number}_run_minutes"] if number > 1 else []
+    )
+    for key in keys:
+        value = format_plain_text(index.glue[doc][key]["data"]["text/plain"], "s")
+        assert value.split(".")[0] in run_time, (
+            f"{notebook.name}: {key} missing from {run_time!r}"
+        )
+    assert "cold cache" in run_time
+
+
+def test_form_cells_and_the_solution_wording():
+    cell = {
+        "cell_type": "code",
+        "id": "a",
+        "source": ["x = 1\n", "glue('x', x)"],
+        "outputs": [],
+        "execution_count": None,
+        "metadata": {"tags": ["hide-cell"]},
+    }
+    assert (
+        colab_edition.form_title(cell)
+        == "The code behind the numbers in the text (double-click to show)"
+    )
+    cell["metadata"]["mystnb"] = {"code_prompt_show": "Show solution"}
+    assert colab_edition.form_title(cell) == "Solution (double-click to show)"
+    form = colab_edition.as_form(cell, colab_edition.form_title(cell))
+    assert form["source"] == [
+        "# @title Solution (double-click to show)\n",
+        "x = 1\n",
+        "glue('x', x)",
+    ]
+    assert form["metadata"]["cellView"] == "form"
+    assert colab_edition.form_title({"metadata": {"tags": ["hide-output"]}}) is None
+    text = "Run it. Each solution is hidden\nunder *Show solution* below. Then go on."
+    out = colab_edition.colab_wording(text)
+    assert out.startswith(
+        "Run it. Each solution is in a collapsed cell"
+    ) and out.endswith(" Then go on.")
+    assert "Show solution" not in out
+
+
+def test_a_visible_glue_cell_is_an_error():
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": "s",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": ["import subliminal"],
+            },
+            {
+                "cell_type": "code",
+                "id": "g",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": ["glue('n', 3)"],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    with pytest.raises(EditionError, match="calls glue but the book shows it"):
+        convert(notebook, "book/ch", _index())
+
+
 def _plain(text: str) -> str:
     """Undo Sphinx's smart quotes and dashes, which the HTML applies to pasted text too."""
     for fancy, plain in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2014", "---"),
