@@ -67,14 +67,15 @@ $(WIDGET_JS): scripts/fetch_widget_js.sh
 # exec_cache_guard: a change to the package re-executes every chapter (jupyter-cache only sees
 # the notebooks' own code); check_full_book: the built book's glued numbers must satisfy the
 # chapters' full-size invariants (tests/chapters.py), or `make book` fails
+# TQDM_DISABLE=1: no training progress bars in the pages (tqdm takes it as its default)
 book: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build
-	SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	TQDM_DISABLE=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
 	$(BIN)/python scripts/check_full_book.py _build
 
 book-fast: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build/fast/_build
-	SUBLIMINAL_FAST=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --path-output _build/fast $(JB_FLAGS)
+	TQDM_DISABLE=1 SUBLIMINAL_FAST=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --path-output _build/fast $(JB_FLAGS)
 
 clean-book:
 	rm -rf _build/html _build/fast _build/.doctrees _build/.jupyter_cache

@@ -101,7 +101,8 @@ def book_html() -> Path:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "exec_cache_guard.py"), "_build/fast/_build"],
                        cwd=ROOT, check=True)  # a package change re-executes every chapter
         jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1")
+        # TQDM_DISABLE: no training progress bars in the pages (tqdm reads it as its default)
+        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1", TQDM_DISABLE="1")
         build = subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n",
                                 "--keep-going", "--builder", "html"], cwd=ROOT, env=env, capture_output=True, text=True)
         log = ROOT / "test-artifacts" / "book-build.log"
