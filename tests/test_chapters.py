@@ -328,3 +328,25 @@ def test_citations_do_not_repeat_the_author(path):
         r"(?:et al\.|[A-Z][a-z]+ and [A-Z][a-z]+)\s+\{cite(?::p)?\}`", text
     )
     assert not repeats, f"{path.name}: {repeats}"
+
+
+def backtick_fence_problems(markdown: str) -> list[str]:
+    """A backtick fence whose info string holds a backtick is no fence in CommonMark: a
+    role in a directive's title (```{admonition} ... {cite:t}`x`) breaks the directive."""
+    return [
+        line.strip()[:60]
+        for line in markdown.split("\n")
+        if line.lstrip().startswith("```") and "`" in line.lstrip().lstrip("`")
+    ]
+
+
+@pytest.mark.parametrize("path", _pages(), ids=lambda p: p.name)
+def test_directive_titles_hold_no_backticks(path):
+    if path.suffix == ".ipynb":
+        cells = nbformat.read(path, as_version=4).cells
+        texts = [c.source for c in cells if c.cell_type == "markdown"]
+    else:
+        texts = [path.read_text()]
+    problems = [p for text in texts for p in backtick_fence_problems(text)]
+    assert not problems, f"{path.name}: {problems[:5]}"
+    assert backtick_fence_problems("```{admonition} A {cite:t}`x`\nbody\n```")
