@@ -3,14 +3,17 @@
 ``make colab`` (after ``make book``) writes ``_build/colab/book/<chapter>.ipynb``; the publishing
 workflow pushes ``_build/colab`` to the branch the launch buttons open (``repository.branch``).
 
-In the Markdown cells the book's MyST markup becomes plain Markdown:
+Each Markdown cell is split into blocks by the tokenizer myst-parser itself uses
+(markdown-it-py with mdit-py-plugins, configured from ``_config.yml``); its MyST markup
+becomes plain Markdown:
 
 * ``{glue:text}`key:fmt``` / ``{glue}`key``` -> the value the last build glued, formatted by
   myst-nb's own ``format_plain_text`` (read from ``<build>/jupyter_execute/**/*.glue.json``);
 * ``{cite:t}`` / ``{cite:p}`` / ``{cite}`` -> "Author (year)" / "(Author, year)", linked to the
   published bibliography page (authors and years from ``book/references.bib``);
 * ``{doc}``, ``{ref}``, ``{numref}``, ``{eq}`` -> links to the published pages, with the titles,
-  anchors and figure/equation numbers of the build (Sphinx's pickled environment);
+  anchors of the build's public inventory (``html/objects.inv``) and the figure and equation
+  numbers its pages show;
 * ``{term}`` -> plain text; ``{math}`` -> ``$...$``;
 * admonitions and other ``:::{...}`` / ```` ```{...} ```` directives -> blockquotes,
   ```` ```{math} ```` -> ``$$...$$``; equation labels are dropped (numbered equations keep
@@ -32,12 +35,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
-import pickle
 import re
 import shutil
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,11 +50,6 @@ from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell
 
 # What must never reach the Colab edition (the issue's list, plus labels and numref)
 MYST_PATTERNS = ("{glue", "{cite", "{term", "{doc", "{ref", "{numref", "{eq}", "{math}", ":::{", "```{")
-ROLE = re.compile(r"\{(?P<name>[a-z][\w:-]*)\}`(?P<content>[^`]+)`")
-DIRECTIVE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<args>.*)$")
-CODE_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?!\{)")
-TARGET = re.compile(r"^\s*\((?P<label>[\w:.-]+)\)=\s*$")
-EQ_LABEL = re.compile(r"^(?P<before>.*?)\$\$[ \t]*\((?P<label>[\w:.-]+)\)[ \t]*$")
 ADMONITION_TITLES = {"note": "Note", "tip": "Tip", "hint": "Hint", "important": "Important", "warning": "Warning",
                      "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
                      "seealso": "See also", "dropdown": ""}
@@ -91,39 +90,105 @@ def load_citations(bib: Path = ROOT / "book" / "references.bib") -> dict[str, tu
     return entries
 
 
+def read_inventory(path: Path) -> list[tuple[str, str, str, str]]:
+    """The entries ``(name, domain:role, uri, display name)`` of a Sphinx ``objects.inv`` (version 2:
+    four header lines, then zlib-compressed lines ``name domain:role priority uri dispname``; a
+    ``$`` at the end of the uri stands for the name, a display name ``-`` for the name)."""
+    data = Path(path).read_bytes()
+    header, _, body = data.partition(b"\n")
+    if header.strip() != b"# Sphinx inventory version 2":
+        raise EditionError(f"{path} is not a Sphinx inventory (version 2)")
+    for _ in range(3):  # project, version, compression lines
+        line, _, body = body.partition(b"\n")
+        if not line.startswith(b"#"):
+            raise EditionError(f"{path}: unexpected inventory header {line[:60]!r}")
+    entries = []
+    for line in zlib.decompress(body).decode("utf-8").splitlines():
+        match = re.fullmatch(r"(?P<name>.+?)\s+(?P<type>\S+:\S+)\s+(?P<prio>-?\d+)\s+(?P<uri>\S*)\s+(?P<disp>.+)", line)
+        if not match:
+            continue
+        name, uri, disp = match.group("name"), match.group("uri"), match.group("disp")
+        entries.append((name, match.group("type"), uri[:-1] + name if uri.endswith("$") else uri,
+                        name if disp == "-" else disp))
+    return entries
+
+
+FIGURE = re.compile(r'<figure\b[^>]*\bid="(?P<id>[^"]+)"[^>]*>(?P<body>.*?)</figure>', re.S)
+CAPTION_NUMBER = re.compile(r'<span class="caption-number">(?P<text>[^<]*)</span>')
+EQUATION = re.compile(r'\bid="equation-(?P<label>[^"]+)"[^>]*>\s*<span class="eqno">\((?P<number>[^)<]+)\)')
+
+
+def page_numbers(html: str) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """Figure numbers (anchor -> "1.2"), equation numbers (label -> "1.2") and the figure format
+    ("Fig. %s") as a built page shows them."""
+    figures, equations, figure_format = {}, {}, None
+    for figure in FIGURE.finditer(html):
+        caption = CAPTION_NUMBER.search(figure.group("body"))
+        if caption:
+            text = caption.group("text").strip()
+            number = text.split()[-1]
+            figures[figure.group("id")] = number
+            figure_format = figure_format or text[: -len(number)] + "%s"
+    for equation in EQUATION.finditer(html):
+        equations[equation.group("label")] = equation.group("number")
+    return figures, equations, figure_format
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    page, _, anchor = uri.partition("#")
+    return page.removesuffix(".html"), anchor
+
+
 def load_index(build: Path, repo: Repository | None = None) -> BookIndex:
-    """Glue values, titles, labels and numbers of the Jupyter Book build in ``build`` (e.g. ``_build``)."""
+    """Glue values, titles, labels and numbers of the Jupyter Book build in ``build`` (e.g. ``_build``):
+    from its public inventory (``html/objects.inv``), its pages (figure and equation numbers as shown)
+    and myst-nb's ``jupyter_execute/**/*.glue.json``."""
     build = Path(build)
-    env_file = build / ".doctrees" / "environment.pickle"
-    outputs = build / "jupyter_execute"
-    if not env_file.exists() or not outputs.is_dir():
-        raise EditionError(f"no book build in {build} ({env_file.name} or jupyter_execute/ missing); "
+    inventory, outputs = build / "html" / "objects.inv", build / "jupyter_execute"
+    if not inventory.exists() or not outputs.is_dir():
+        raise EditionError(f"no book build in {build} (html/objects.inv or jupyter_execute/ missing); "
                            "run `make book` first (or pass --build to another build folder)")
-    with env_file.open("rb") as handle:
-        env = pickle.load(handle)
-    titles = {doc: node.astext() for doc, node in env.titles.items()}
-    labels = {label: (doc, anchor, title) for label, (doc, anchor, title) in env.domaindata["std"]["labels"].items()}
-    numbers, equations = {}, {}
-    for label, (doc, anchor, _title) in labels.items():
-        number = env.toc_fignumbers.get(doc, {}).get("figure", {}).get(anchor)
-        if number:
-            numbers[label] = ".".join(map(str, number))
-    for label, (doc, number) in env.domaindata["math"]["objects"].items():
-        equations[label] = doc
-        # with numfig + math_numfig the page shows the section-based number, as for figures
-        shown = env.toc_fignumbers.get(doc, {}).get("displaymath", {}).get(f"equation-{label}")
-        if shown or number is not None:
-            numbers[label] = ".".join(map(str, shown)) if shown else str(number)
+    titles, labels, equations, numbers = {}, {}, {}, {}
+    for name, kind, uri, disp in read_inventory(inventory):
+        if kind == "std:doc":
+            titles[name] = disp
+        elif kind == "std:label":
+            labels[name] = (*_split_uri(uri), "" if disp == name else disp)
+    figure_format = None
+    for doc in titles:
+        page = build / "html" / f"{doc}.html"
+        if not page.exists():
+            continue
+        figures, shown, page_format = page_numbers(page.read_text(encoding="utf-8"))
+        figure_format = figure_format or page_format
+        numbers.update({label: number for label, (target, anchor, _t) in labels.items()
+                        if target == doc and anchor in figures for number in [figures[anchor]]})
+        equations.update({label: doc for label in shown})  # the math domain exports no inventory
+        numbers.update(shown)
     glue = {}
     for path in outputs.rglob("*.glue.json"):
         doc = path.relative_to(outputs).as_posix()[: -len(".glue.json")]
         glue[doc] = json.loads(path.read_text())
-    figure_format = (getattr(env.config, "numfig_format", None) or {}).get("figure", "Fig. %s")
     return BookIndex(repo=repo or load_repository(), glue=glue, titles=titles, labels=labels, numbers=numbers,
-                     equations=equations, citations=load_citations(), figure_format=figure_format)
+                     equations=equations, citations=load_citations(), figure_format=figure_format or "Fig. %s")
 
 
 # --------------------------------------------------------------------------- Markdown
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """The tokenizer myst-parser itself uses (markdown-it-py + mdit-py-plugins), configured with
+    the book's MyST extensions from ``_config.yml``."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+    import yaml
+
+    parse = (yaml.safe_load((ROOT / "_config.yml").read_text()) or {}).get("parse", {})
+    config = MdParserConfig(enable_extensions=set(parse.get("myst_enable_extensions", [])),
+                            dmath_double_inline=bool(parse.get("myst_dmath_double_inline", False)))
+    return create_md_parser(config, RendererHTML)
+
+
 def _target(content: str) -> tuple[str | None, str]:
     """``text <target>`` -> (text, target); ``target`` -> (None, target)."""
     match = re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>", content.strip())
@@ -178,8 +243,7 @@ def _cite(content: str, role: str, index: BookIndex, docname: str) -> str:
     return "(" + "; ".join(f"[{a}, {y}]({url})" for a, y in parts) + ")"
 
 
-def _role(match: re.Match, docname: str, index: BookIndex) -> str:
-    name, content = match.group("name"), match.group("content")
+def _role(name: str, content: str, docname: str, index: BookIndex) -> str:
     repo = index.repo
     if name in ("glue", "glue:", "glue:any", "glue:text", "glue:md"):
         return _glue_value(content, docname, index, name)
@@ -215,8 +279,31 @@ def _role(match: re.Match, docname: str, index: BookIndex) -> str:
     raise EditionError(f"{docname}: the role {{{name}}} has no plain-Markdown rendering in scripts/colab_edition.py")
 
 
+def _roles(tokens) -> list[tuple[str, str]]:
+    """The roles (name, content) of a token stream, in the order of the text."""
+    found = []
+    for token in tokens:
+        for child in token.children or []:
+            if child.type == "myst_role":
+                found.append((child.meta["name"], child.content))
+    return found
+
+
+def _replace_roles(text: str, roles: list[tuple[str, str]], docname: str, index: BookIndex) -> str:
+    """``text`` with each role the tokenizer found rendered as plain Markdown."""
+    out, position = [], 0
+    for name, content in roles:
+        literal = f"{{{name}}}`{content}`"
+        at = text.find(literal, position)
+        if at < 0:
+            raise EditionError(f"{docname}: the role {literal!r} cannot be located in its source")
+        out += [text[position:at], _role(name, content, docname, index)]
+        position = at + len(literal)
+    return "".join(out) + text[position:]
+
+
 def _inline(text: str, docname: str, index: BookIndex) -> str:
-    return ROLE.sub(lambda m: _role(m, docname, index), text)
+    return _replace_roles(text, _roles(_parser().parseInline(text)), docname, index)
 
 
 def _options(body: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -257,61 +344,63 @@ def _directive(name: str, args: str, body: list[str], docname: str, index: BookI
                        "scripts/colab_edition.py; add one there")
 
 
+DROPPED_BLOCKS = ("myst_target", "myst_line_comment", "myst_block_break", "front_matter")
+
+
+def _block(tokens: list, source: list[str], docname: str, index: BookIndex) -> list[str]:
+    """One top-level block (its tokens and source lines) as plain Markdown lines."""
+    token = tokens[0]
+    if token.type in DROPPED_BLOCKS:  # (label)= targets, % comments, +++ breaks
+        return []
+    if token.type in ("fence", "colon_fence"):
+        info = token.info.strip()
+        if not info.startswith("{"):
+            return source  # plain code: copied verbatim
+        name, _, args = info[1:].partition("}")
+        return _directive(name.strip(), args, token.content.split("\n")[:-1], docname, index)
+    if token.type in ("math_block", "math_block_label"):
+        latex = token.content.strip("\n").split("\n")
+        label = [_tag("", token.info.strip(), index).strip()] if token.type == "math_block_label" else []
+        return ["$$", *latex, *[line for line in label if line], "$$"]
+    return _replace_roles("\n".join(source), _roles(tokens), docname, index).split("\n")
+
+
 def _markdown_lines(lines: list[str], docname: str, index: BookIndex) -> list[str]:
-    out: list[str] = []
-    i, in_math = 0, False
-    while i < len(lines):
-        line = lines[i]
-        directive, code = DIRECTIVE.match(line), CODE_FENCE.match(line)
-        if directive or code:
-            match = directive or code
-            fence = match.group("fence")
-            closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-            depth, j = 0, i + 1
-            while j < len(lines):
-                if directive and DIRECTIVE.match(lines[j]) and DIRECTIVE.match(lines[j]).group("fence") == fence:
-                    depth += 1
-                elif closing.match(lines[j]):
-                    if depth == 0:
-                        break
-                    depth -= 1
-                j += 1
-            if j == len(lines):
-                raise EditionError(f"{docname}: unclosed fence {line.strip()!r}")
-            if directive:
-                out += _directive(directive.group("name"), directive.group("args"), lines[i + 1:j], docname, index)
-            else:
-                out += lines[i:j + 1]  # plain code: copied verbatim
-            i = j + 1
-            continue
-        if TARGET.match(line) or line.lstrip().startswith("%") or line.strip() == "+++":
+    """MyST lines -> plain Markdown lines, block by block as the MyST tokenizer splits them;
+    the (blank) lines between blocks are kept."""
+    tokens = _parser().parse("\n".join(lines))
+    out, position, i = [], 0, 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.level != 0 or token.map is None:
             i += 1
             continue
-        if in_math:  # inside $$ ... $$: LaTeX, copied, except the closing line's "(label)"
-            eq = EQ_LABEL.match(line)
-            if eq:
-                out.append(_tag(eq.group("before"), eq.group("label"), index) if eq.group("before").strip()
-                           else _tag("", eq.group("label"), index).strip())
-                out.append("$$")
-                in_math = False
-            else:
-                out.append(line)
-                in_math = not line.rstrip().endswith("$$")
-            i += 1
-            continue
-        if line.strip().startswith("$$") and line.strip().count("$$") == 1:
-            in_math = True
-            out.append(line)
-            i += 1
-            continue
-        out.append(_inline(line, docname, index))
-        i += 1
-    return out
+        j, depth = i, token.nesting
+        while depth > 0:  # to the matching closing token
+            j += 1
+            depth += tokens[j].nesting
+        start, end = token.map
+        out += lines[position:start]
+        out += _block(tokens[i:j + 1], lines[start:end], docname, index)
+        position, i = end, j + 1
+    return out + lines[position:]
 
 
 def _outside_code(text: str) -> str:
-    """Markdown without its fenced code blocks (whose content is verbatim, MyST-looking or not)."""
-    return re.sub(r"(?ms)^ {0,3}(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^ {0,3}\1[`~]*[ \t]*$", "", text)
+    """Markdown without its code (fenced blocks and inline code spans: verbatim, MyST-looking or not)."""
+    lines = text.split("\n")
+    kept = []
+    tokens = _parser().parse(text)
+    code = {line for t in tokens if t.type in ("fence", "code_block") and not t.info.strip().startswith("{")
+            and t.map for line in range(*t.map)}
+    spans = [c.content for t in tokens for c in (t.children or []) if c.type == "code_inline"]
+    for k, line in enumerate(lines):
+        if k not in code:
+            kept.append(line)
+    out = "\n".join(kept)
+    for span in spans:
+        out = out.replace(f"`{span}`", "")
+    return out
 
 
 def colab_wording(text: str) -> str:
