@@ -498,3 +498,40 @@ def test_chapter_runs_in_a_colab_like_environment(tmp_path, mnist):
         env=env, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert check.returncode == 0, check.stderr[-2000:]
     assert check.stdout.strip().startswith("7.7."), check.stdout
+
+
+# --------------------------------------------------------------------------- reading a build
+def test_inventory_and_page_numbers_are_read_from_the_public_build(tmp_path):
+    """objects.inv (Sphinx's public inventory) and the numbers a page shows: no pickle."""
+    import zlib
+
+    body = "\n".join([
+        "book/ch std:doc -1 book/ch.html The chapter",
+        "sec-a std:label -1 book/ch.html#$ A section",
+        "fig-x std:label -1 book/ch.html#fig-x -",
+    ]).encode()
+    inventory = tmp_path / "html" / "objects.inv"
+    inventory.parent.mkdir()
+    inventory.write_bytes(b"# Sphinx inventory version 2\n# Project: p\n# Version: \n"
+                          b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(body))
+    entries = colab_edition.read_inventory(inventory)
+    assert ("sec-a", "std:label", "book/ch.html#sec-a", "A section") in entries
+    assert ("fig-x", "std:label", "book/ch.html#fig-x", "fig-x") in entries
+    page = tmp_path / "html" / "book" / "ch.html"
+    page.parent.mkdir()
+    page.write_text('<figure class="align-default" id="fig-x"><img src="a.png"/><figcaption><p>'
+                    '<span class="caption-number">Fig. 3.2 </span><span class="caption-text">x</span>'
+                    '</p></figcaption></figure>\n<div class="math notranslate nohighlight" '
+                    'id="equation-eq-a">\n<span class="eqno">(3.1)<a class="headerlink" '
+                    'href="#equation-eq-a">#</a></span>\\[a = b\\]</div>')
+    (tmp_path / "jupyter_execute" / "book").mkdir(parents=True)
+    (tmp_path / "jupyter_execute" / "book" / "ch.glue.json").write_text(
+        json.dumps({"n": {"data": {"text/plain": "3"}}}))
+    index = colab_edition.load_index(tmp_path)
+    assert index.titles == {"book/ch": "The chapter"}
+    assert index.labels["sec-a"] == ("book/ch", "sec-a", "A section")
+    assert index.numbers == {"fig-x": "3.2", "eq-a": "3.1"} and index.equations == {"eq-a": "book/ch"}
+    assert index.figure_format == "Fig. %s" and index.glue["book/ch"]["n"]["data"]["text/plain"] == "3"
+    (tmp_path / "html" / "objects.inv").unlink()
+    with pytest.raises(EditionError, match="no book build"):
+        colab_edition.load_index(tmp_path)
