@@ -10,7 +10,9 @@ fraction of steps with positive gradient alignment and the mean cosine.
 Everything that can be checked is checked before the run starts (arguments,
 the ``--json`` path, the cache and data folders, the memory the run needs); an
 error is one line on stderr and exit status 2. Ctrl-C prints one line and exits
-with 130, leaving no half-written file.
+with 130, leaving no half-written file. The ``--json`` file is written before the
+table is printed, so a closed or full stdout (``| head -1``, ``> /dev/full``)
+loses nothing: it gives one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -40,10 +42,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {text!r}") from None
+    shown = repr(text) if len(text) <= 24 else f"{text[:20]!r}... ({len(text)} characters)"
+    digits = text.strip().lstrip("+")
+    if not digits.isdigit() or not digits.isascii():
+        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {shown}")
+    if len(digits.lstrip("0")) > len(str(budget.MAX_SEEDS)) or int(digits) > budget.MAX_SEEDS:
+        # checked on the text, before any number or list of this size exists; --allow-large does not lift it
+        raise argparse.ArgumentTypeError(f"--seeds must be at most {budget.MAX_SEEDS} (even with --allow-large); "
+                                         f"got {shown}")
+    value = int(digits)
     if value < 1:
         raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {value}")
     return value
@@ -112,10 +119,15 @@ def check_output_path(text: str, option: str = "--json") -> Path:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Serialise first, then write atomically (a temporary file beside ``path``, then ``os.replace``)."""
+    """Serialise first, then write atomically (a temporary file beside ``path``, then ``os.replace``).
+
+    The folder is the user's: the only files removed there are this file's own temporary files
+    left by an earlier, interrupted write (``.NAME.tmp-<host>-<pid>-<random>.part``).
+    """
     text = json.dumps(payload, indent=2) + "\n"
-    store.clean_orphans(path.parent)  # temp files of an earlier, interrupted write
-    store.atomic_write(path, text.encode())
+    prefix = f".{path.name}"
+    store.clean_orphans(path.parent, prefix=prefix)
+    store.atomic_write(path, text.encode(), prefix=prefix)
 
 
 # --------------------------------------------------------------------------- checks before the run
@@ -156,6 +168,22 @@ def _interrupt_after():
         raise KeyboardInterrupt
 
 
+def _print_stdout(text: str) -> OSError | None:
+    """Print ``text`` on stdout; a closed or full stdout is returned, not raised (and silenced, so
+    that Python's own flush at exit does not report it a second time)."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return exc
+    return None
+
+
 def _one_line(exc: BaseException) -> str:
     return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
@@ -180,15 +208,22 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:  # the checks that need no torch first, so that they answer at once
         output = check_output_path(args.json) if args.json is not None else None
         if not args.no_cache:
-            store.cache_dir()
+            store.check_writable(store.cache_dir(), "the result cache",
+                                 f"point {store.CACHE_ENV} at a writable folder or pass --no-cache")
     except (UsageError, OSError) as exc:
         _error(_one_line(exc))
         return EXIT_USAGE
-    with _interrupt_after():  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
-        import torch  # noqa: F401
+    try:
+        with _interrupt_after():  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
+            import torch  # noqa: F401
 
-        from . import experiments  # noqa: F401
-        from .data import DataUnavailableError, data_root
+            from . import experiments  # noqa: F401
+            from .data import DataUnavailableError, data_root
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or _one_line(exc)
+        _error(f"{missing} cannot be imported in this Python ({sys.executable}): {_one_line(exc)}; install the "
+               "requirements: pip install -r requirements.txt")
+        return EXIT_USAGE
 
     try:  # every other check that needs no training, before the run
         data_root()
@@ -219,15 +254,27 @@ def _reproduce(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from .results import format_table
 
-    print(format_table(result), flush=True)
-    if output is not None:
+    json_error = None
+    if output is not None:  # the file first: a failing stdout below must not lose it
         try:
             write_json(output, result.to_json_dict())
         except (OSError, TypeError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
-            _error(f"could not write --json {args.json} ({reason}); the table above is the result")
-            return EXIT_WRITE
-        print(f"per-seed results written to {args.json}")
+            json_error = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+    lines = format_table(result)
+    if output is not None and json_error is None:
+        lines += f"\nper-seed results written to {args.json}"
+    stdout_error = _print_stdout(lines)
+    if json_error is not None:
+        if stdout_error is None:
+            _error(f"could not write --json {args.json} ({json_error}); the table above is the result")
+        else:
+            _error(f"could not write --json {args.json} ({json_error}) nor print the table to stdout "
+                   f"({stdout_error.strerror or _one_line(stdout_error)}); the result is lost")
+        return EXIT_WRITE
+    if stdout_error is not None:
+        saved = f"; the result is in {args.json}" if output is not None else "; use --json PATH to keep the result"
+        _error(f"could not print the table to stdout ({stdout_error.strerror or _one_line(stdout_error)}){saved}")
+        return EXIT_WRITE
     return 0
 
 

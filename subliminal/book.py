@@ -19,6 +19,7 @@ import math
 import numbers
 from typing import Any, Callable
 
+from .budget import MAX_SEEDS
 from .config import Config, ConfigError, fast_mode  # noqa: F401  (fast_mode re-exported for the chapters)
 
 
@@ -91,6 +92,8 @@ def _fail(name: str, rule: str, value: Any, example: str) -> None:
 def _count(name: str, value: Any, example: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         _fail(name, "a whole number >= 1", value, example)
+    if value > MAX_SEEDS:  # before any list of that many seeds is made
+        _fail(name, f"a whole number from 1 to {MAX_SEEDS}", value, example)
     return int(value)
 
 
@@ -158,10 +161,21 @@ def _fast(name: str, value: Any, example: str) -> bool:
     return fast_mode(value)
 
 
-def _device(name: str, value: Any, example: str) -> str | None:
-    if value not in (None, "cpu", "cuda") or isinstance(value, bool):
+def _device(name: str, value: Any, example: str) -> str:
+    """The device the chapter will use, resolved now: None becomes 'cuda' when a GPU is there,
+    else 'cpu'; 'cuda' without a GPU is refused here, before any work."""
+    if not isinstance(value, (str, type(None))) or value not in (None, "cpu", "cuda"):
         _fail(name, "None (CUDA when available), 'cpu' or 'cuda'", value, example)
-    return value
+    if value == "cpu":
+        return value
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if value == "cuda":
+        raise ConfigError(f"{name} = 'cuda' but no CUDA GPU is available here; use {name} = 'cpu' "
+                          f"(or {name} = None: CUDA when available, else the CPU)")
+    return "cpu"
 
 
 #: How each parameter a chapter may declare is checked: (rule, a valid example). ``FAST_X`` follows
@@ -201,8 +215,9 @@ def chapter_parameters(**values: Any) -> tuple:
     ``FAST`` must be a real bool and comes back through :func:`fast_mode` (so
     ``SUBLIMINAL_FAST=1`` turns it on); seed counts are whole numbers >= 1; lists are
     non-empty and each value must be valid for the ``Config`` setting it stands for;
-    sweeps name real settings; ``DEVICE`` is None, 'cpu' or 'cuda'. An error names the
-    parameter, the value and a valid example::
+    sweeps name real settings; ``DEVICE`` is None, 'cpu' or 'cuda' and comes back resolved
+    ('cuda' when a GPU is available, else 'cpu'; 'cuda' without a GPU is an error here, not
+    cells later). An error names the parameter, the value and a valid example::
 
         FAST, SEEDS, FAST_SEEDS = chapter_parameters(FAST=FAST, SEEDS=SEEDS, FAST_SEEDS=FAST_SEEDS)
     """

@@ -16,6 +16,7 @@ Torch-free: it only needs the configuration's numbers.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -38,6 +39,11 @@ CPU_FLOPS = {"fp32": 5.06e12 / 40.0, "bf16": 5.06e12 / 24.0}
 #: Allocator slack and temporaries not counted item by item: without it the estimate's growth per
 #: seed (202 MiB, fast configuration) fell 6 % short of the peak memory measured on a CPU (214 MiB).
 MEMORY_MARGIN = 1.15
+
+#: The most seeds (models per condition) a run may have, with or without ``allow_large``: far above
+#: any machine's memory for the experiment, and small enough that the list of seeds itself is made in
+#: milliseconds (a count is checked against it before any list of that size exists).
+MAX_SEEDS = 1_000_000
 
 
 class BudgetError(RuntimeError):
@@ -120,6 +126,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
     ``conditions``: names (or (name, StudentCondition) pairs); every name other than
     ``teacher`` and ``reference`` counts as one distilled student per seed.
     """
+    check_seed_count(n_seeds)
     conditions = list(conditions)
     students = _students(conditions)
     # with data_per_seed every seed has its own data and runs alone: the peak is one seed's
@@ -164,6 +171,15 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
     flops = run_flops(config, n_seeds, conditions)
     seconds = flops / CPU_FLOPS.get(config.precision, CPU_FLOPS["fp32"])
     return Estimate(memory_bytes=memory, flops=flops, seconds=seconds, n_seeds=n_seeds, parts=parts)
+
+
+def check_seed_count(n_seeds: int, name: str = "seeds") -> int:
+    """``n_seeds`` if it is a whole number from 1 to :data:`MAX_SEEDS`, else :class:`BudgetError`."""
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, numbers.Integral) or not 1 <= n_seeds <= MAX_SEEDS:
+        shown = repr(n_seeds) if len(repr(n_seeds)) <= 24 else f"a {len(str(n_seeds))}-digit number"
+        raise BudgetError(f"{name} must be a count from 1 to {MAX_SEEDS} (allow_large does not lift this "
+                          f"bound); got {shown}")
+    return int(n_seeds)
 
 
 def machine_memory() -> int | None:
@@ -218,5 +234,5 @@ def format_seconds(s: float) -> str:
     return f"{s:.2g} s"
 
 
-__all__ = ["BudgetError", "Estimate", "estimate", "run_flops", "check_budget", "machine_memory",
-           "params_per_model", "distill_steps", "CPU_FLOPS"]
+__all__ = ["BudgetError", "Estimate", "estimate", "run_flops", "check_budget", "check_seed_count",
+           "machine_memory", "params_per_model", "distill_steps", "CPU_FLOPS", "MAX_SEEDS"]

