@@ -114,14 +114,34 @@ def seed_list(seeds: int | Iterable[int]) -> list[int]:
     return out
 
 
+#: Names a custom ``(name, StudentCondition)`` cannot take: the two models that are not students.
+RESERVED_NAMES = ("teacher", "reference")
+
+
+def declaration(spec: StudentCondition | None) -> dict | None:
+    """What a condition is, as data (its parts; None for the teacher and the reference): what reuse compares."""
+    return None if spec is None else dataclasses.asdict(spec)
+
+
 def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCondition | None]:
-    """Condition names (and ``(name, StudentCondition)`` pairs) -> {name: spec}, None for teacher/reference."""
+    """Condition names (and ``(name, StudentCondition)`` pairs) -> {name: spec}, None for teacher/reference.
+
+    A pair cannot take a reserved name (teacher, reference) nor a built-in condition's name with
+    another definition: a name always means one condition."""
     if isinstance(conditions, (str, bytes)) or not isinstance(conditions, Iterable):
         raise ValueError(f"conditions must be a list of names, e.g. ['teacher', 'student_aux']; got {conditions!r}")
     out: dict[str, StudentCondition | None] = {}
     for item in conditions:
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], StudentCondition):
             name, spec = item
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"a custom condition needs a name, e.g. ('my_student', {spec}); got {name!r}")
+            if name in RESERVED_NAMES:
+                raise ValueError(f"condition name {name!r} is reserved for the {name}; give your "
+                                 f"StudentCondition another name, e.g. ('my_{name}', {spec})")
+            if name in STUDENT_CONDITIONS and spec != STUDENT_CONDITIONS[name]:
+                raise ValueError(f"condition name {name!r} is the built-in {STUDENT_CONDITIONS[name]}; give your "
+                                 f"condition another name, e.g. ('my_{name}', {spec})")
         elif isinstance(item, str) and (item in STUDENT_CONDITIONS or item in ("teacher", "reference")):
             name, spec = item, STUDENT_CONDITIONS.get(item)
         else:
@@ -186,9 +206,16 @@ def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: I
     Nothing is trained: a chapter uses it to ``reuse`` the book's main run when an earlier chapter left it."""
     from .store import lookup
 
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a subliminal.Config, e.g. Config.fast(); got {type(config).__name__} "
+                         f"{config!r:.40}")
     seeds, specs, device = seed_list(seeds), condition_specs(conditions), resolve_device(device)
     payload = lookup("experiment", _experiment_key(config, seeds, specs, device))
-    return None if payload is None else _result(config, seeds, payload)
+    if payload is None:
+        return None
+    result = _result(config, seeds, payload)
+    result.declarations = {name: declaration(spec) for name, spec in specs.items()}
+    return result
 
 
 def _experiment_key(config: Config, seeds: list[int], specs: dict, device: torch.device) -> dict:
@@ -205,13 +232,25 @@ def _result(config: Config, seeds: list[int], payload: dict) -> ExperimentResult
 
 
 def _holds(result: ExperimentResult, config: Config, seeds: list[int], specs: dict) -> bool:
-    """True when ``result`` was run with ``config`` and holds ``seeds`` and the conditions ``specs`` (by name,
-    built-in definitions only: a custom condition's definition is not recorded in a result). A run that
-    tracked alignment also answers for one that does not (the probes never change the training)."""
+    """True when ``result`` was run with ``config`` and holds ``seeds`` and the conditions ``specs``: the same
+    declaration (all its parts) under the same name, not merely the name. A run that tracked alignment also
+    answers for one that does not (the probes never change the training)."""
     same = result.config == config or (result.config.track_alignment and not config.track_alignment
                                         and result.config == config.replace(track_alignment=True))
+    declared = _declarations(result)
     return (same and set(seeds) <= set(result.seeds)
-            and all(name in result.conditions and spec == STUDENT_CONDITIONS.get(name) for name, spec in specs.items()))
+            and all(name in result.conditions and name in declared and declared[name] == declaration(spec)
+                    for name, spec in specs.items()))
+
+
+def _declarations(result: ExperimentResult) -> dict:
+    """{name: declaration} of what ``result`` holds: as recorded, else what a name can only mean (a reserved
+    or built-in name cannot be redeclared); a custom condition without a record is unknown, so never reused."""
+    recorded = getattr(result, "declarations", None)
+    if recorded is not None:
+        return dict(recorded)
+    return {name: declaration(STUDENT_CONDITIONS.get(name)) for name in result.conditions
+            if name in RESERVED_NAMES or name in STUDENT_CONDITIONS}
 
 
 def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, cache: bool = True,

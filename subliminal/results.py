@@ -121,12 +121,15 @@ class ConditionResult:
 @dataclass
 class ExperimentResult:
     """All conditions of one run: ``conditions`` maps a name to its :class:`ConditionResult`;
-    ``curve_steps`` (P,) are the steps at which the accuracy curves were measured."""
+    ``curve_steps`` (P,) are the steps at which the accuracy curves were measured;
+    ``declarations`` (when recorded) maps a name to what the condition is (its
+    ``StudentCondition`` as a dict, None for the teacher and the reference)."""
 
     config: Config
     seeds: list[int]
     conditions: dict[str, ConditionResult]
     curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    declarations: dict[str, dict | None] | None = None
 
     def __getitem__(self, name: str) -> ConditionResult:
         if name not in self.conditions:
@@ -146,7 +149,10 @@ class ExperimentResult:
             fields = {k: (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 else v)
                       for k, v in vars(self[name]).items()}
             out[name] = type(self[name])(**fields)
-        return ExperimentResult(config=self.config, seeds=seeds, conditions=out, curve_steps=self.curve_steps)
+        declared = None if self.declarations is None else {
+            name: self.declarations[name] for name in conditions if name in self.declarations}
+        return ExperimentResult(config=self.config, seeds=seeds, conditions=out, curve_steps=self.curve_steps,
+                                declarations=declared)
 
     def summary(self, conditions: Iterable[str] | None = None):
         """The summary table of this run (see :func:`summary_table`)."""
