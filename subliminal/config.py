@@ -22,8 +22,16 @@ INPUT_DIM = 28 * 28
 
 #: Trait gradients g_t: digit cross-entropy on true labels; KL to the teacher's digit
 #: logits (no labels); cross-entropy on shuffled labels (placebo); a random direction
-#: with g_t's per-layer norms, redrawn every step (placebo).
-TRAIT_GRADIENTS = ("labelled", "label_free", "shuffled", "random")
+#: with g_t's per-layer norms, redrawn every step (placebo); the two parts of the
+#: cross-entropy, CE = (mean_k z_k - z_y) + (logsumexp z - mean_k z_k): the label part
+#: ("label_only") and the label-free part, the gradient of KL(uniform || p) ("confidence");
+#: and the labelled g_t with its coordinates permuted within each tensor by a permutation
+#: fixed per seed ("permuted": a placebo as persistent as the real direction).
+TRAIT_GRADIENTS = ("labelled", "label_free", "shuffled", "random", "label_only", "confidence", "permuted")
+#: Where the projection acts: on the gradient g_d before the optimiser, or on the update
+#: the optimiser applies (theta_new - theta_old, after Adam's rescaling).
+PROJECTION_SPACES = ("gradient", "update")
+STUDENT_OPTIMIZERS = ("adam", "adamw", "sgd")
 
 _CHOICES = {
     "noise": ("uniform", "gaussian"),
@@ -32,6 +40,8 @@ _CHOICES = {
     "precision": ("fp32", "bf16"),
     "projection_layers": ("all", "hidden"),
     "student_weight_decay_mode": ("l2", "decoupled"),
+    "student_optimizer": STUDENT_OPTIMIZERS,
+    "projection_space": PROJECTION_SPACES,
 }
 
 
@@ -72,15 +82,24 @@ class Config:
     # "decoupled": AdamW (weights shrink by lr * decay each step, outside the adaptive step)
     student_weight_decay_mode: str = "l2"
     student_init_noise: float = 0.0
+    # the student's optimiser: "adam" (the reference code), "adamw", or "sgd" (plain SGD with
+    # optional heavy-ball momentum; with momentum 0 the applied update is exactly -lr * g_d)
+    student_optimizer: str = "adam"
+    student_momentum: float = 0.0
     # alignment measurement
     track_alignment: bool = True
     trait_grad: str = "labelled"
     trait_batch_size: int = 1024
     # projection mitigation: remove the fraction `projection_beta` of the g_t component
-    # whenever cos(g_d, g_t) > `projection_tau`, from all layers or the hidden ones only
+    # whenever cos(g_d, g_t) > `projection_tau`, from all layers or the hidden ones only;
+    # tau = -1 projects at every step (two-sided). `projection_space="update"` projects the
+    # update the optimiser applies instead of the gradient it receives (see mitigations)
     projection_tau: float = 0.0
     projection_beta: float = 1.0
     projection_layers: str = "all"
+    projection_space: str = "gradient"
+    # probes: the first-order drive <grad L_digit, dtheta> on an independent labelled batch
+    track_drive: bool = False
     # liminal mitigation (Yanagisawa et al.); tau2=None means 1/student_epochs
     liminal_lambda0: float = 1.0
     liminal_tau2: float | None = None
@@ -116,6 +135,13 @@ class Config:
             self._float(name, low=0.0, low_open=True)
         for name in ["student_weight_decay", "student_init_noise", "liminal_scale"]:
             self._float(name, low=0.0)
+        self._float("student_momentum", low=0.0, high=1.0, high_open=True)
+        if self.student_momentum > 0 and self.student_optimizer != "sgd":
+            _fail("student_momentum", "0 unless student_optimizer='sgd' (Adam has its own moments)",
+                  self.student_momentum, "student_momentum=0.0")
+        if self.student_optimizer != "adam" and self.student_weight_decay_mode != "l2":
+            _fail("student_weight_decay_mode", "'l2' unless student_optimizer='adam' (use "
+                  "student_optimizer='adamw' for decoupled decay)", self.student_weight_decay_mode)
         self._float("projection_tau", low=-1.0, high=1.0)
         self._float("projection_beta", low=0.0, high=1.0)
         self._float("liminal_lambda0", low=0.0, high=1.0)
@@ -123,6 +149,7 @@ class Config:
             self._float("liminal_tau2", low=0.0, high=1.0, low_open=True, high_open=True)
         _check_bool("track_alignment", self.track_alignment)
         _check_bool("data_per_seed", self.data_per_seed)
+        _check_bool("track_drive", self.track_drive)
         for name, options in _CHOICES.items():
             _check_choice(name, getattr(self, name), options)
 
@@ -249,4 +276,5 @@ def _check_choice(name: str, value: Any, options: tuple) -> None:
         _fail(name, "one of " + ", ".join(map(repr, options)), value)
 
 
-__all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "fast_mode"]
+__all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "PROJECTION_SPACES",
+           "STUDENT_OPTIMIZERS", "fast_mode"]

@@ -38,14 +38,14 @@ import torch
 
 from . import budget, models
 from .models import resolve_device
-from .config import N_DIGITS, TRAIT_GRADIENTS, Config
+from .config import N_DIGITS, PROJECTION_SPACES, TRAIT_GRADIENTS, Config
 from .data import load_mnist, noise_images
 from .mitigations import LiminalAnchor, Projection
 from .results import ConditionResult, ExperimentResult
 from .rng import generator
 from .speed import tune_cpu_allocator
-from .training import (AlignmentProbe, CurveProbe, Imitation, LossProbe, TraitGradient, UpdateProbe, distill,
-                       train_teacher)
+from .training import (AlignmentProbe, CurveProbe, DriveProbe, Imitation, LossProbe, TraitGradient, UpdateProbe,
+                       distill, train_teacher)
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,13 @@ class StudentCondition:
 
     ``init``: ``"shared"`` (the teacher's init) or ``"cross"`` (a fresh, different init);
     ``outputs``: imitate the ``"aux"`` logits or ``"all"`` logits; ``project``: apply the
-    projection transform (threshold, dose and layers from the Config, ``layers`` overrides);
+    projection (threshold, dose, layers and space from the Config; ``layers``, ``space``
+    and ``tau`` override them: ``tau=-1`` projects at every step, two-sided);
     ``liminal``: add the liminal loss term; ``trait``: the trait gradient g_t this condition is
-    measured and projected against (None: ``config.trait_grad``).
+    measured and projected against (None: ``config.trait_grad``); ``placebo``: a *matched*
+    placebo (needs ``project``): the rule fires on the real g_t's steps, and removes as much
+    along the placebo direction (``"shuffled"``, ``"confidence"``, ``"label_only"``,
+    ``"random"`` or ``"permuted"``) instead.
     """
 
     init: str = "shared"
@@ -65,17 +69,31 @@ class StudentCondition:
     liminal: bool = False
     trait: str | None = None
     layers: str | None = None
+    space: str | None = None
+    tau: float | None = None
+    placebo: str | None = None
 
     def __post_init__(self):
         checks = {"init": ("shared", "cross"), "outputs": ("aux", "all"), "trait": (None, *TRAIT_GRADIENTS),
-                  "layers": (None, *models.LAYERS)}
+                  "layers": (None, *models.LAYERS), "space": (None, *PROJECTION_SPACES),
+                  "placebo": (None, *PLACEBOS)}
         for name, options in checks.items():
             if getattr(self, name) not in options:
                 raise ValueError(f"StudentCondition {name} must be one of {options}; got {getattr(self, name)!r}")
         for name in ("project", "liminal"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"StudentCondition {name} must be True or False; got {getattr(self, name)!r}")
+        if self.tau is not None:
+            if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or not -1 <= self.tau <= 1:
+                raise ValueError(f"StudentCondition tau must be a number in [-1, 1] or None; got {self.tau!r}")
+            object.__setattr__(self, "tau", float(self.tau))
+        if self.placebo is not None and not self.project:
+            raise ValueError("StudentCondition placebo needs project=True (a placebo is a projection along "
+                             "another direction)")
 
+
+#: Directions a matched placebo can edit along (see :class:`StudentCondition`).
+PLACEBOS = ("shuffled", "confidence", "label_only", "random", "permuted")
 
 STUDENT_CONDITIONS: dict[str, StudentCondition] = {
     "student_aux": StudentCondition(),
@@ -320,10 +338,11 @@ def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: t
     teachers = None
     if "teacher" in specs or students:
         teachers = train_teachers(config, seeds, device, cache=cache, progress=progress)
-    if "teacher" in specs:
-        results["teacher"] = {"accuracy": models.accuracy(teachers, x_test, y_test).cpu().numpy()}
-    if "reference" in specs:
-        results["reference"] = {"accuracy": models.accuracy(shared, x_test, y_test).cpu().numpy()}
+    for name, params in (("teacher", teachers), ("reference", shared)):
+        if name in specs:
+            predicted, balanced = models.class_counts(params, x_test, y_test)
+            results[name] = {"accuracy": models.accuracy(params, x_test, y_test).cpu().numpy(),
+                             "predicted_counts": predicted.cpu().numpy(), "balanced_accuracy": balanced.cpu().numpy()}
     curve_steps = np.zeros(0, dtype=int)
     if students:
         curve_steps = _run_students(config, seeds, students, shared, teachers, x_train, y_train, x_test, y_test,
@@ -367,21 +386,28 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
         base_logits[liminal] = models.outputs(models.select(init, liminal.nonzero().flatten()), noise)
         terms.append(LiminalAnchor(base_logits, liminal, config))
 
-    # the trait gradient, per member
+    # the trait gradient, per member, and the projection transforms (one per layers/space/threshold)
     trait_of = [s.trait or config.trait_grad for s in specs]
     transforms = []
-    for layers in models.LAYERS:
-        projecting = members(lambda s: s.project and (s.layers or config.projection_layers) == layers)
-        if bool(projecting.any()):
-            transforms.append(Projection(projecting, config.projection_tau, config.projection_beta, layers))
+    settings = {(s.layers or config.projection_layers, s.space or config.projection_space,
+                 config.projection_tau if s.tau is None else s.tau) for s in specs if s.project}
+    for layers, space, tau in sorted(settings):
+        projecting = members(lambda s: s.project and (s.layers or config.projection_layers, s.space
+                                                      or config.projection_space, config.projection_tau
+                                                      if s.tau is None else s.tau) == (layers, space, tau))
+        transforms.append(Projection(projecting, tau, config.projection_beta, layers, space,
+                                     matched=members(lambda s: s.placebo is not None)))
     trait = None
     if config.track_alignment or transforms:
-        trait = _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_train, device)
+        trait = _trait_gradient(config, seeds, specs, trait_of, teachers, teacher_of, x_train, y_train, device)
 
     probes = [LossProbe(), CurveProbe(x_test[: config.curve_samples], y_test[: config.curve_samples],
                                       config.curve_every)]
     if trait is not None:
         probes += [AlignmentProbe(), UpdateProbe()]
+    if config.track_drive:
+        probes.append(DriveProbe(x_train, y_train, config.trait_batch_size,
+                                 generator(config.seed, "drive-order", stream), config.precision))
     trained, logs = distill(init, noise, terms, config, generator(config.seed, "student-order", stream),
                             trait=trait, trait_generator=generator(config.seed, "trait-order", stream),
                             transforms=transforms,
@@ -390,36 +416,66 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     accuracy, restored = (a.cpu().numpy() for a in models.accuracy_with_heads(trained, [trained, init], x_test,
                                                                                  y_test))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
+    predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test))
+    shared_of = models.select(shared, teacher_of)  # each member's teacher started at its seed's shared init
+    displacement = models.displacement_cosines(trained, init, models.select(teachers, teacher_of),
+                                               shared_of).cpu().numpy()
     for i, name in enumerate(names):
         rows = slice(i * n_seeds, (i + 1) * n_seeds)
         results[name] = {"accuracy": accuracy[rows], "digit_head_shift": head_shift[rows],
-                         "head_restored_accuracy": restored[rows]}
-        for field in ("loss", "trait_loss", "cosine", "cosine_after", "projected", "trait_update", "curve_acc"):
+                         "head_restored_accuracy": restored[rows], "predicted_counts": predicted[rows],
+                         "balanced_accuracy": balanced[rows], "displacement_cos": displacement[rows]}
+        for field in LOGGED_FIELDS:
             results[name][field] = logs[field][rows].numpy() if field in logs else None
     return logs["curve_steps"].numpy()
 
 
-def _trait_gradient(config, seeds, trait_of, teachers, teacher_of, x_train, y_train, device) -> TraitGradient:
+#: The per-step logs of the probes that a student condition's result keeps.
+LOGGED_FIELDS = ("loss", "trait_loss", "cosine", "cosine_after", "projected", "trait_update", "update_norm",
+                 "trait_grad_norm", "drive", "drive_loss", "curve_acc")
+
+
+def _trait_gradient(config, seeds, specs, trait_of, teachers, teacher_of, x_train, y_train, device) -> TraitGradient:
     """The per-member trait gradient: true labels, a fixed per-seed shuffle of them, the teacher's digits,
-    or a random direction (see :class:`~subliminal.training.TraitGradient`)."""
+    the label part or the confidence part of the cross-entropy, a random direction, or a fixed permutation
+    of the labelled gradient (see :class:`~subliminal.training.TraitGradient`); and the matched placebos."""
     n_seeds = len(seeds)
     per_member = [kind for kind in trait_of for _ in range(n_seeds)]
-    labels = y_train.expand(len(per_member), -1).clone()
-    for m, kind in enumerate(per_member):
-        if kind == "shuffled":  # the same shuffle for every shuffled condition of a seed
-            seed = seeds[m % n_seeds]
-            perm = torch.randperm(len(y_train), generator=generator(config.seed, "shuffled-labels", seed))
-            labels[m] = y_train[perm.to(device)]
+    placebo = [s.placebo for s in specs for _ in range(n_seeds)]
+    seed_of = [seeds[m % n_seeds] for m in range(len(per_member))]
 
-    def flag(kind: str) -> torch.Tensor:
-        return torch.tensor([k == kind for k in per_member], device=device)
+    def shuffled(seed: int) -> torch.Tensor:  # the same shuffle for every shuffled condition of a seed
+        perm = torch.randperm(len(y_train), generator=generator(config.seed, "shuffled-labels", seed))
+        return y_train[perm.to(device)]
+
+    labels = y_train.expand(len(per_member), -1).clone()
+    placebo_labels = labels.clone() if any(p is not None for p in placebo) else None
+    for m, (kind, extra) in enumerate(zip(per_member, placebo)):
+        if kind == "shuffled":
+            labels[m] = shuffled(seed_of[m])
+        if extra == "shuffled":
+            placebo_labels[m] = shuffled(seed_of[m])
     teacher_digits = None
     if "label_free" in trait_of:
         teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][teacher_of]
-    # each member its seed's own stream of random directions (the same for every random condition of a seed)
-    streams = [generator(config.seed, "random-trait", seeds[m % n_seeds]) for m in range(len(per_member))]
-    return TraitGradient(x=x_train, labels=labels, teacher_digits=teacher_digits, label_free=flag("label_free"),
-                         random=flag("random"), generators=streams)
+    # each member its seed's own stream of random directions and its own fixed permutation (the same for
+    # every random or permuted condition of a seed, placebo or g_t)
+    streams = [generator(config.seed, "random-trait", seed) for seed in seed_of]
+    permutations = None
+    if "permuted" in per_member or "permuted" in placebo:
+        shapes = models.parameter_shapes(config.hidden, config.n_outputs)
+        permutations = [_permutations(config, seed, shapes, device)
+                        if "permuted" in (kind, extra) else None
+                        for seed, kind, extra in zip(seed_of, per_member, placebo)]
+    return TraitGradient(x=x_train, labels=labels, kinds=per_member, teacher_digits=teacher_digits,
+                         generators=streams, permutations=permutations, placebo=placebo,
+                         placebo_labels=placebo_labels)
+
+
+def _permutations(config: Config, seed: int, shapes, device) -> list[torch.Tensor]:
+    """One fixed random permutation of the entries of every parameter tensor, for the seed's placebo."""
+    gen = generator(config.seed, "trait-permutation", seed)
+    return [torch.randperm(int(np.prod(shape)), generator=gen).to(device) for shape in shapes]
 
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",

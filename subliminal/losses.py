@@ -20,6 +20,27 @@ def digit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return -picked.squeeze(-1).mean(dim=1)
 
 
+def digit_label_part(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The label part of the digit cross-entropy, mean_k z_k - z_y (no logsumexp) -> (E,).
+
+    Cross-entropy splits as CE = (mean_k z_k - z_y) + (logsumexp z - mean_k z_k): this part
+    carries the labels; :func:`digit_confidence` is the label-free rest.
+    """
+    z = logits[..., :N_DIGITS]
+    picked = z.gather(-1, labels.expand(len(logits), -1).unsqueeze(-1)).squeeze(-1)
+    return (z.mean(dim=-1) - picked).mean(dim=1)
+
+
+def digit_confidence(logits: torch.Tensor) -> torch.Tensor:
+    """The label-free part of the digit cross-entropy, logsumexp z - mean_k z_k -> (E,).
+
+    It equals KL(uniform || softmax(z)) + log 10, so its gradient is that KL's: it only
+    asks the network to be confident, in any class.
+    """
+    z = logits[..., :N_DIGITS]
+    return (torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean(dim=1)
+
+
 def softmax_kl(student_logits: torch.Tensor, target_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """KL(softmax(target/T) || softmax(student/T)) per model, batch mean -> (E,).
 

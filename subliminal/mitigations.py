@@ -3,7 +3,9 @@
 *Projection* (Kitkana & Arora) is a **gradient transform**: whenever
 cos(g_d, g_t) > tau, remove the fraction beta of the trait-aligned component of
 the distillation gradient before the optimiser step (beta = 1, tau = 0 is the
-paper's rule), over the whole network or over the hidden layers only.
+paper's rule), over the whole network or over the hidden layers only. The same
+rule can act on the *update* the optimiser applies instead (``space="update"``),
+which makes "the step has no component along g_t" exact under Adam too.
 
 *Liminal training* (Yanagisawa et al.) is a **loss term**: add
 lambda(t) * T^2 * KL(p_base || p_student) to the distillation loss, which holds
@@ -21,19 +23,25 @@ from dataclasses import dataclass
 import torch
 
 from .config import N_DIGITS, Config
-from .gradients import Dots, Grads, cosine, inner_products, pick, project_out, put
+from .gradients import Dots, Grads, cosine, flat_dot, inner_products, pick, project_out, put
 from .losses import kl_to_target, log_probs
 from .models import LAYERS
 
 
 def project_if_aligned(g_d: Grads, g_t: Grads, enabled: torch.Tensor, tau: float = 0.0, beta: float = 1.0,
-                       layers: str = "all", dots: Dots | None = None) -> tuple[Grads, torch.Tensor, torch.Tensor]:
+                       layers: str = "all", dots: Dots | None = None, placebo: Grads | None = None,
+                       matched: torch.Tensor | None = None) -> tuple[Grads, torch.Tensor, torch.Tensor]:
     """The projection rule for one step, per model. Returns (new g_d, cos, fired).
 
     ``layers`` = ``"all"`` (the whole network) or ``"hidden"`` (W1, b1, W2, b2: the last
     layer of g_d is left exactly as it is). ``cos`` (E,) is cos(g_d, g_t) over those
-    layers; a model projects (``fired``) where ``enabled`` and ``cos > tau``. ``dots``: the
-    whole-network :func:`~subliminal.gradients.inner_products` (g_d, g_t) if the caller has them.
+    layers; a model projects (``fired``) where ``enabled`` and ``cos > tau``; ``tau <= -1``
+    fires at every step (two-sided). ``dots``: the whole-network
+    :func:`~subliminal.gradients.inner_products` (g_d, g_t) if the caller has them.
+
+    Matched placebo: for the models flagged in ``matched`` (E,) the rule still *fires* on the
+    real cosine, but the edit is made along the unit placebo direction û of ``placebo``
+    instead of along g_t, with the same size as the real removal (see :func:`shift_along`).
     """
     if layers not in LAYERS:
         raise ValueError(f"layers must be one of {sorted(LAYERS)}; got {layers!r}")
@@ -44,22 +52,56 @@ def project_if_aligned(g_d: Grads, g_t: Grads, enabled: torch.Tensor, tau: float
     if dots is None or layers != "all":
         dots = inner_products(d, t)
     cos = cosine(d, t, dots=dots)
-    fired = enabled & (cos > tau)
-    return put(g_d, which, project_out(d, t, fired, beta, dots=dots)), cos, fired
+    fired = enabled & ((cos > tau) | (tau <= -1.0))
+    if matched is None or placebo is None or not bool((fired & matched).any()):
+        return put(g_d, which, project_out(d, t, fired, beta, dots=dots)), cos, fired
+    real = project_out(d, t, fired & ~matched, beta, dots=dots)
+    size = beta * dots[0].abs() / dots[2].clamp_min(1e-30).sqrt()  # |<d, g_t>| / ||g_t||: the real removal
+    return put(g_d, which, shift_along(real, pick(placebo, which), fired & matched, size)), cos, fired
+
+
+def shift_along(vec: Grads, direction: Grads, where: torch.Tensor, size: torch.Tensor) -> Grads:
+    """Move ``vec`` by ``size`` (E,) along -sign(<vec, u>) û, û = ``direction`` / ||direction||, where flagged.
+
+    The matched placebo's edit: as large as the real projection's (which removes the
+    component of length ``size`` along g_t) but along another direction, and towards
+    lowering ``vec``'s component along it, as a removal would.
+    """
+    dot, uu = flat_dot(vec, direction), flat_dot(direction, direction)
+    coef = torch.sign(dot) * size / uu.clamp_min(1e-30).sqrt()
+    coef = torch.where(where & (uu > 0), coef, torch.zeros_like(coef))
+    return [v - coef.view(-1, *([1] * (v.dim() - 1))) * u for v, u in zip(vec, direction)]
 
 
 @dataclass
 class Projection:
-    """Gradient transform: the projection rule for the models flagged in ``members`` (E,) bool."""
+    """The projection rule for the models flagged in ``members`` (E,) bool, as a loop part.
+
+    ``space="gradient"``: a gradient transform, applied to g_d before the optimiser step
+    (Kitkana & Arora's rule). Adam then rescales every coordinate, so the update it applies is
+    generally *not* orthogonal to g_t, and coordinates where g_d was zero (the digit head
+    of an aux-only student) receive a full learning-rate-sized step from the removed
+    component. ``space="update"``: an update transform, applied to the step the optimiser
+    would take, Δθ = θ_new - θ_old: the rule acts on -Δθ (the descent direction), so with
+    ``tau = 0`` it removes the g_t component where the step would *lower* the trait loss
+    (<g_t, Δθ> < 0) and with ``tau = -1`` at every step, and writes θ_old + Δθ'. The
+    optimiser's moments still saw the unprojected gradient. ``matched`` (E,) bool: those
+    members are matched placebos (see :func:`project_if_aligned`).
+    """
 
     members: torch.Tensor
     tau: float = 0.0
     beta: float = 1.0
     layers: str = "all"
+    space: str = "gradient"
+    matched: torch.Tensor | None = None
 
-    def __call__(self, g_d: Grads, g_t: Grads, dots: Dots | None = None) -> tuple[Grads, torch.Tensor]:
-        """(transformed g_d, fired (E,) bool); ``dots``: inner_products(g_d, g_t), if known."""
-        new, _, fired = project_if_aligned(g_d, g_t, self.members, self.tau, self.beta, self.layers, dots)
+    def __call__(self, vec: Grads, g_t: Grads, dots: Dots | None = None,
+                 placebo: Grads | None = None) -> tuple[Grads, torch.Tensor]:
+        """(transformed vector, fired (E,) bool): ``vec`` is g_d (gradient space) or -Δθ (update
+        space); ``dots``: inner_products(vec, g_t), if known; ``placebo``: the placebo directions."""
+        new, _, fired = project_if_aligned(vec, g_t, self.members, self.tau, self.beta, self.layers, dots,
+                                           placebo, self.matched)
         return new, fired
 
 
@@ -104,4 +146,4 @@ class LiminalAnchor:
         return liminal_weight(t, self.config) * self.members * kl
 
 
-__all__ = ["project_if_aligned", "Projection", "liminal_lambda", "liminal_weight", "LiminalAnchor"]
+__all__ = ["project_if_aligned", "shift_along", "Projection", "liminal_lambda", "liminal_weight", "LiminalAnchor"]

@@ -56,6 +56,11 @@ def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: i
     return [torch.stack(tensors).to(device) for tensors in zip(*per_model)]
 
 
+def parameter_shapes(hidden: int, n_outputs: int) -> list[tuple[int, ...]]:
+    """The shapes of one model's tensors W1, b1, W2, b2, W3, b3 (weights stored as (fan_in, fan_out))."""
+    return [(INPUT_DIM, hidden), (hidden,), (hidden, hidden), (hidden,), (hidden, n_outputs), (n_outputs,)]
+
+
 def features(params: Params, x: torch.Tensor) -> torch.Tensor:
     """The last hidden layer's activations (E, B, H) for inputs ``x`` (B, 784) shared by all models, or (E, B, 784).
 
@@ -118,6 +123,39 @@ def accuracy_with_heads(params: Params, heads_from: Sequence[Params], x: torch.T
             for total, source in zip(correct, heads_from):
                 total += (head(*digit_head(source), h).argmax(-1) == labels).sum(dim=1)
     return [total / len(x) for total in correct]
+
+
+def class_counts(params: Params, x: torch.Tensor, y: torch.Tensor, batch_size: int = 5000
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted_counts (E, 10), balanced_accuracy (E,)): how many images each model assigns to each
+    digit, and the mean over digits of the share of that digit's images it gets right."""
+    predicted = predict_digits(params, x, batch_size)
+    y = y.to(x.device).expand_as(predicted)
+    counts = torch.zeros(len(predicted), N_DIGITS, dtype=torch.long, device=x.device)
+    correct = torch.zeros_like(counts)
+    counts.scatter_add_(1, predicted, torch.ones_like(predicted))
+    correct.scatter_add_(1, y, (predicted == y).long())
+    sizes = torch.bincount(y[0], minlength=N_DIGITS).clamp_min(1)
+    return counts, (correct / sizes).mean(dim=1)
+
+
+def displacement_cosines(params: Params, start: Params, teacher: Params, teacher_start: Params) -> torch.Tensor:
+    """(E, 7): cos(θ - θ_start, θ_T - θ_T,start) per tensor (W1, b1, W2, b2, W3, b3) and over all of them.
+
+    The multi-step analogue of <Δθ_S, Δθ_T>: does the student's whole-training displacement
+    point where its teacher's did? 0 where either displacement is zero."""
+    student = [(a - b).flatten(1) for a, b in zip(params, start)]
+    teach = [(a - b).flatten(1) for a, b in zip(teacher, teacher_start)]
+    parts = [*zip(student, teach), (torch.cat(student, 1), torch.cat(teach, 1))]
+    out = []
+    for s, t in parts:
+        norms = s.norm(dim=1) * t.norm(dim=1)
+        out.append(torch.where(norms > 0, (s * t).sum(1) / norms.clamp_min(1e-30), torch.zeros_like(norms)))
+    return torch.stack(out, dim=1)
+
+
+#: The columns of :func:`displacement_cosines`.
+DISPLACEMENT_PARTS = ("W1", "b1", "W2", "b2", "W3", "b3", "all")
 
 
 def digit_head(params: Params) -> tuple[torch.Tensor, torch.Tensor]:

@@ -85,6 +85,14 @@ class ConditionResult:
     ``ExperimentResult.curve_steps``; and per seed (N,): ``digit_head_shift`` (largest change of
     any digit-head weight or bias) and ``head_restored_accuracy`` (accuracy with the digit head
     put back to its initial value). Alignment fields are None when alignment was not tracked.
+    Per step (N, S), when tracked: ``update_norm`` ||Δθ|| and ``trait_grad_norm`` ||g_t||;
+    ``drive`` <∇L_digit, Δθ> on an independent labelled batch and ``drive_loss`` that batch's
+    digit loss (``Config.track_drive``). Per seed, for every condition (teacher and reference
+    included): ``predicted_counts`` (N, 10), the test images predicted as each digit (the class
+    histogram), and ``balanced_accuracy`` (N,), the mean over digits of the share of that digit's
+    images predicted right (0.1 for any predictor that ignores its input, however unbalanced its
+    histogram); for students ``displacement_cos`` (N, 7):
+    cos(θ - θ_start, θ_T - θ_0) per tensor W1, b1, W2, b2, W3, b3 and over all.
     """
 
     accuracy: np.ndarray
@@ -97,6 +105,13 @@ class ConditionResult:
     curve_acc: np.ndarray | None = None
     digit_head_shift: np.ndarray | None = None
     head_restored_accuracy: np.ndarray | None = None
+    update_norm: np.ndarray | None = None
+    trait_grad_norm: np.ndarray | None = None
+    drive: np.ndarray | None = None
+    drive_loss: np.ndarray | None = None
+    predicted_counts: np.ndarray | None = None
+    balanced_accuracy: np.ndarray | None = None
+    displacement_cos: np.ndarray | None = None
 
     @property
     def frac_positive(self) -> np.ndarray | None:
@@ -107,6 +122,33 @@ class ConditionResult:
     def mean_cosine(self) -> np.ndarray | None:
         """(N,) mean cosine over steps."""
         return None if self.cosine is None else self.cosine.mean(axis=1)
+
+    @property
+    def class_shares(self) -> np.ndarray | None:
+        """(N, 10) share of the test images predicted as each digit."""
+        if self.predicted_counts is None:
+            return None
+        counts = np.asarray(self.predicted_counts, dtype=float)
+        return counts / counts.sum(axis=1, keepdims=True)
+
+    @property
+    def prediction_entropy(self) -> np.ndarray | None:
+        """(N,) entropy (bits) of the predicted-class histogram: log2(10) = 3.32 for a uniform one, 0 for one class."""
+        shares = self.class_shares
+        if shares is None:
+            return None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.where(shares > 0, shares * np.log2(shares), 0.0).sum(axis=1)
+
+    @property
+    def top_class_share(self) -> np.ndarray | None:
+        """(N,) share of the test images predicted as the most predicted digit."""
+        return None if self.class_shares is None else self.class_shares.max(axis=1)
+
+    @property
+    def classes_used(self) -> np.ndarray | None:
+        """(N,) number of digits predicted for more than 1 % of the test images."""
+        return None if self.class_shares is None else (self.class_shares > 0.01).sum(axis=1)
 
     @property
     def frac_projected(self) -> np.ndarray | None:

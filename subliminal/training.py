@@ -29,7 +29,7 @@ from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
 from .gradients import Dots, Grads, cosine, flat_dot, inner_products, random_like
-from .losses import digit_cross_entropy, kl_to_target, log_probs, softmax_kl
+from .losses import digit_confidence, digit_cross_entropy, digit_label_part, kl_to_target, log_probs, softmax_kl
 
 
 def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config: Config,
@@ -91,39 +91,120 @@ class Imitation:
 
 # --------------------------------------------------------------------------- the trait gradient
 
+#: Trait kinds whose loss is the digit cross-entropy (their labels are true or shuffled; ``random``
+#: and ``permuted`` then replace the gradient by a placebo built from it).
+_CROSS_ENTROPY_KINDS = ("labelled", "shuffled", "random", "permuted")
+
+
+def trait_loss_of(kind: str, logits: torch.Tensor, labels: torch.Tensor,
+                  teacher_digits: torch.Tensor | None = None) -> torch.Tensor:
+    """(E,) the trait loss of the kind ``kind`` (see ``config.TRAIT_GRADIENTS``) on a batch.
+
+    ``logits`` (E, B, 10+m); ``labels`` (E, B); ``teacher_digits`` (E, B, 10) for ``label_free``."""
+    if kind in _CROSS_ENTROPY_KINDS:
+        return digit_cross_entropy(logits, labels)
+    if kind == "label_free":
+        return softmax_kl(logits[..., :N_DIGITS], teacher_digits)
+    if kind == "label_only":
+        return digit_label_part(logits, labels)
+    if kind == "confidence":
+        return digit_confidence(logits)
+    raise ValueError(f"unknown trait gradient {kind!r}")
+
 
 @dataclass
 class TraitGradient:
     """What g_t is, per model: the gradient of a trait loss on a batch of MNIST training images.
 
-    ``x`` (N, 784); ``labels`` (E, N): each model's labels (the true ones, or a fixed
-    shuffle of them for the placebo); ``teacher_digits`` (E, N, 10) and ``label_free`` (E,)
-    bool: those models imitate their teacher's digit logits (KL) instead of fitting labels;
-    ``random`` (E,) bool: those models' g_t is replaced, every step, by a random direction with
-    the same per-layer norms, drawn from that model's own generator in ``generators`` (E,).
+    ``x`` (N, 784); ``labels`` (E, N): each model's labels (the true ones, or a fixed shuffle
+    of them for the shuffled placebo); ``kinds`` (E,): each model's trait kind (default: all
+    ``"labelled"``; ``"label_free"`` models imitate ``teacher_digits`` (E, N, 10) instead).
+    ``"random"`` models' g_t is replaced, every step, by a random direction with the same
+    per-layer norms, drawn from that model's generator in ``generators`` (E,); ``"permuted"``
+    models' by their labelled g_t with each tensor's entries permuted by a permutation fixed per
+    seed (``permutations``: per model, one index tensor per parameter tensor).
+
+    Matched placebos: ``placebo`` (E,) names, for some models, a second direction (any kind
+    but ``"labelled"`` and ``"label_free"``) that the projection edits along while it fires on g_t;
+    ``placebo_labels`` (E, N) are the labels its loss uses.
     """
 
     x: torch.Tensor
     labels: torch.Tensor
+    kinds: Sequence[str] | None = None
     teacher_digits: torch.Tensor | None = None
-    label_free: torch.Tensor | None = None
-    random: torch.Tensor | None = None
-    generators: Sequence[torch.Generator] | None = None
+    generators: Sequence[torch.Generator | None] | None = None
+    permutations: Sequence[list[torch.Tensor] | None] | None = None
+    placebo: Sequence[str | None] | None = None
+    placebo_labels: torch.Tensor | None = None
+
+    def __post_init__(self):
+        n = len(self.labels)
+        self.kinds = tuple(self.kinds) if self.kinds is not None else ("labelled",) * n
+        self.placebo = tuple(self.placebo) if self.placebo is not None else (None,) * n
+        if len(self.kinds) != n or len(self.placebo) != n:
+            raise ValueError(f"kinds and placebo need one entry per model ({n})")
+        self.matched = torch.tensor([p is not None for p in self.placebo], device=self.labels.device)
+
+    def _loss(self, kinds: Sequence[str | None], labels: torch.Tensor, logits: torch.Tensor,
+              idx: torch.Tensor) -> torch.Tensor:
+        """(E,): each model's loss of its kind in ``kinds`` (0 where None) on the batch ``idx``."""
+        out = torch.zeros(len(logits), device=logits.device, dtype=logits.dtype)
+        teacher = None if self.teacher_digits is None else self.teacher_digits[:, idx]
+        for kind in dict.fromkeys(k for k in kinds if k is not None):
+            mask = torch.tensor([k == kind for k in kinds], device=logits.device)
+            out = torch.where(mask, trait_loss_of(kind, logits, labels[:, idx], teacher), out)
+        return out
 
     def loss(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """(E,) trait loss of the students' logits (E, B, 10+m) on the trait batch ``idx``."""
-        loss = digit_cross_entropy(logits, self.labels[:, idx])
-        if self.label_free is not None and bool(self.label_free.any()):
-            imitation = softmax_kl(logits[..., :N_DIGITS], self.teacher_digits[:, idx])
-            loss = torch.where(self.label_free, imitation, loss)
-        return loss
+        return self._loss(self.kinds, self.labels, logits, idx)
 
-    def gradient(self, loss: torch.Tensor, params: models.Params) -> Grads:
-        """g_t: the gradient of ``loss`` (E,), with the random placebo applied where asked."""
-        g_t = list(torch.autograd.grad(loss.sum(), params))
-        if self.random is not None and bool(self.random.any()):
-            g_t = random_like(g_t, [gen if flag else None for gen, flag in zip(self.generators, self.random.tolist())])
-        return g_t
+    def gradient(self, loss: torch.Tensor, params: models.Params, retain_graph: bool = False) -> Grads:
+        """g_t: the gradient of ``loss`` (E,), with the random and permuted placebos applied where asked."""
+        g_t = list(torch.autograd.grad(loss.sum(), params, retain_graph=retain_graph))
+        return self._placebo_directions(g_t, self.kinds)
+
+    def _placebo_directions(self, grads: Grads, kinds: Sequence[str | None]) -> Grads:
+        if "random" in kinds:
+            grads = random_like(grads, [gen if k == "random" else None for gen, k in zip(self.generators, kinds)])
+        if "permuted" in kinds:
+            grads = permute_within(grads, [perm if k == "permuted" else None
+                                           for perm, k in zip(self.permutations, kinds)])
+        return grads
+
+    @property
+    def has_placebo(self) -> bool:
+        return any(p is not None for p in self.placebo)
+
+    def placebo_gradient(self, logits: torch.Tensor, idx: torch.Tensor, g_t: Grads,
+                         params: models.Params) -> Grads:
+        """The matched placebos' directions (zero for the other models): the gradient of the placebo's
+        loss on the same batch, or (``random``, ``permuted``) a placebo built from the labelled g_t."""
+        loss_kinds = [None if k in ("random", "permuted") else k for k in self.placebo]
+        if any(k is not None for k in loss_kinds):
+            loss = self._loss(loss_kinds, self.placebo_labels, logits, idx)
+            grads = list(torch.autograd.grad(loss.sum(), params))
+        else:
+            grads = [torch.zeros_like(g) for g in g_t]
+        built = [k if k in ("random", "permuted") else None for k in self.placebo]
+        if any(k is not None for k in built):
+            from_g_t = self._placebo_directions(g_t, built)
+            flags = torch.tensor([k is not None for k in built], device=logits.device)
+            grads = [torch.where(flags.view(-1, *([1] * (g.dim() - 1))), b, g) for g, b in zip(grads, from_g_t)]
+        return grads
+
+
+def permute_within(grads: Grads, permutations: Sequence[list[torch.Tensor] | None]) -> Grads:
+    """Each model's tensors with their entries permuted by that model's fixed index tensors (None: unchanged).
+
+    A placebo direction with the same per-tensor norms as g_t and as persistent as g_t (the same
+    permutation at every step), but pointing elsewhere."""
+    out = []
+    for j, g in enumerate(grads):
+        rows = [row if perm is None else row.flatten()[perm[j]].view_as(row) for row, perm in zip(g, permutations)]
+        out.append(torch.stack(rows))
+    return out
 
 
 # --------------------------------------------------------------------------- probes
@@ -137,7 +218,8 @@ class Step:
     gradient transforms (what the optimiser received); ``g_t`` and ``trait_loss``: None when
     the trait gradient is not computed; ``dots``: inner_products(g_d_raw, g_t), computed once
     per step for the transforms and probes (None without g_t); ``fired`` (E,) bool: a
-    transform changed g_d.
+    transform changed g_d or the update; ``delta``: the update Δθ = θ_new - θ_old the step
+    applied, after any update transform (None unless a transform or probe needs it).
     """
 
     index: int
@@ -150,12 +232,14 @@ class Step:
     trait_loss: torch.Tensor | None
     dots: Dots | None
     fired: torch.Tensor
+    delta: Grads | None = None
 
 
 class Probe:
     """Records something at every step into its own logs; :meth:`logs` returns them (on the CPU)."""
 
     needs_trait = False
+    needs_delta = False
 
     def start(self, n_models: int, n_steps: int, device: torch.device) -> None:
         self.records: dict[str, torch.Tensor] = {}
@@ -209,29 +293,59 @@ class AlignmentProbe(Probe):
 
 
 class UpdateProbe(Probe):
-    """``trait_update`` (E, S): <g_t, Δθ> for the update Δθ the optimiser actually applied.
+    """The update Δθ the optimiser actually applied, against g_t, per step (E, S):
+    ``trait_update`` <g_t, Δθ>, ``update_norm`` ||Δθ||, ``trait_grad_norm`` ||g_t||.
 
-    To first order this is the change of the trait loss caused by the step. Adam rescales each
+    To first order <g_t, Δθ> is the change of the trait loss caused by the step; it is the product
+    ||g_t|| * ||Δθ|| * cos(g_t, Δθ), whose factors say what carries it. Adam rescales each
     coordinate, so even when g_d was made orthogonal to g_t the applied update generally is not.
     """
 
     needs_trait = True
+    needs_delta = True
 
     def start(self, n_models, n_steps, device):
-        self.records = {"trait_update": torch.zeros(n_models, n_steps, device=device)}
-        self._before: list[torch.Tensor] | None = None  # buffers reused at every step
-
-    def before_update(self, step, params):
-        if self._before is None:
-            self._before = [p.detach().clone() for p in params]
-        else:
-            for buffer, p in zip(self._before, params):
-                buffer.copy_(p.detach())
+        self.records = {name: torch.zeros(n_models, n_steps, device=device)
+                        for name in ("trait_update", "update_norm", "trait_grad_norm")}
 
     def after_update(self, step):
-        for buffer, p in zip(self._before, step.params):
-            buffer.sub_(p.detach())  # now -Δθ
-        self.records["trait_update"][:, step.index] = -flat_dot(step.g_t, self._before)
+        i = step.index
+        self.records["trait_update"][:, i] = flat_dot(step.g_t, step.delta)
+        self.records["update_norm"][:, i] = flat_dot(step.delta, step.delta).sqrt()
+        self.records["trait_grad_norm"][:, i] = step.dots[2].sqrt()
+
+
+class DriveProbe(Probe):
+    """``drive`` (E, S): <∇L_digit(θ), Δθ>, the first-order change of the *real* digit loss caused by
+    each applied update, with ∇L_digit the true-label cross-entropy gradient on an independent
+    batch of ``x``, ``y`` (its own order, from ``generator``); ``drive_loss`` (E, S): that loss.
+
+    Independent of the g_t that a projection used, so it is not zero by construction when the
+    update was made orthogonal to g_t, and it measures placebo students on the real trait."""
+
+    needs_delta = True
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator,
+                 precision: str = "fp32"):
+        self.x, self.y, self.batch_size, self.generator, self.precision = x, y, batch_size, generator, precision
+
+    def start(self, n_models, n_steps, device):
+        epochs = -(-n_steps * self.batch_size // len(self.x)) + 1
+        self.batches = [idx.to(device) for idx in batch_indices(len(self.x), self.batch_size, epochs,
+                                                                self.generator)[:n_steps]]
+        self.records = {"drive": torch.zeros(n_models, n_steps, device=device),
+                        "drive_loss": torch.zeros(n_models, n_steps, device=device)}
+
+    def before_update(self, step, params):
+        idx = self.batches[step]
+        with models.matmul_precision(self.precision, self.x.device):
+            logits = models.forward(params, self.x[idx])
+        loss = digit_cross_entropy(logits, self.y[idx])
+        self._grad = list(torch.autograd.grad(loss.sum(), params))
+        self.records["drive_loss"][:, step] = loss.detach()
+
+    def after_update(self, step):
+        self.records["drive"][:, step.index] = flat_dot(self._grad, step.delta)
 
 
 class CurveProbe(Probe):
@@ -257,8 +371,21 @@ class CurveProbe(Probe):
 
 # --------------------------------------------------------------------------- the loop
 
-#: ``transform(g_d, g_t, dots) -> (g_d, fired)``; ``dots`` = inner_products(g_d, g_t) when known, else None
-Transform = Callable[[Grads, Grads, Dots | None], tuple[Grads, torch.Tensor]]
+#: ``transform(vec, g_t, dots, placebo) -> (vec, fired)``, with a ``space`` attribute: ``"gradient"`` (``vec`` is
+#: g_d; ``dots`` = inner_products(g_d, g_t) when known, else None) or ``"update"`` (``vec`` is -Δθ)
+Transform = Callable[[Grads, Grads, Dots | None, Grads | None], tuple[Grads, torch.Tensor]]
+
+
+def student_optimizer(params: models.Params, config: Config) -> torch.optim.Optimizer:
+    """The students' optimiser (``config.student_optimizer``): Adam (weight decay as an L2 term, or
+    decoupled as in AdamW with ``student_weight_decay_mode="decoupled"``), AdamW, or SGD with
+    ``student_momentum``. Adam and AdamW are fused: one pass over each parameter."""
+    lr, decay = config.student_lr, config.student_weight_decay
+    if config.student_optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.student_momentum, weight_decay=decay)
+    decoupled = config.student_optimizer == "adamw" or config.student_weight_decay_mode == "decoupled"
+    adam = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return adam(params, lr=lr, weight_decay=decay, fused=True)
 
 
 def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm], config: Config,
@@ -269,9 +396,9 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
 
     At every step: the loss terms on a noise batch give g_d; if a transform or a probe needs
     it, the trait gradient g_t is computed on a batch of ``trait.x`` (order from
-    ``trait_generator``); the transforms change g_d; Adam (lr ``config.student_lr``; weight
-    decay ``config.student_weight_decay`` as an L2 term, or decoupled as in AdamW) takes the
-    step; the probes record. The logs of all probes are merged into one dict of CPU tensors.
+    ``trait_generator``); the gradient transforms change g_d; the optimiser
+    (:func:`student_optimizer`) takes the step; the update transforms change the step it took;
+    the probes record. The logs of all probes are merged into one dict of CPU tensors.
     """
     device = noise.device
     n_models = len(init[0])
@@ -279,9 +406,11 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
     if needs_trait and (trait is None or trait_generator is None):
         raise ValueError("gradient transforms and alignment probes need a `trait` gradient and a `trait_generator`")
     params = [p.detach().clone().requires_grad_(True) for p in init]
-    # fused: one pass over each parameter instead of a dozen (same update rule)
-    adam = torch.optim.AdamW if config.student_weight_decay_mode == "decoupled" else torch.optim.Adam
-    optimizer = adam(params, lr=config.student_lr, weight_decay=config.student_weight_decay, fused=True)
+    optimizer = student_optimizer(params, config)
+    on_gradient = [t for t in transforms if getattr(t, "space", "gradient") == "gradient"]
+    on_update = [t for t in transforms if getattr(t, "space", "gradient") == "update"]
+    needs_delta = bool(on_update) or any(p.needs_delta for p in probes)
+    before = [p.detach().clone() for p in params] if needs_delta else None  # θ_old, reused every step
     batches = [idx.to(device) for idx in batch_indices(len(noise), config.student_batch_size, config.student_epochs,
                                                         generator)]
     n_steps = len(batches)
@@ -302,19 +431,37 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
             trait_logits = models.forward(params, trait.x[trait_batches[i]]) if needs_trait else None
         losses = {term.name: term(logits, idx, t) for term in terms}
         g_d_raw = list(torch.autograd.grad(sum(loss.sum() for loss in losses.values()), params))
-        g_t = trait_loss = dots = None
+        g_t = trait_loss = dots = placebo = None
         if needs_trait:
             trait_loss = trait.loss(trait_logits, trait_batches[i])
-            g_t = trait.gradient(trait_loss, params)
+            matched = bool(transforms) and trait.has_placebo
+            g_t = trait.gradient(trait_loss, params, retain_graph=matched)
+            if matched:
+                placebo = trait.placebo_gradient(trait_logits, trait_batches[i], g_t, params)
             dots = inner_products(g_d_raw, g_t)  # once, for the transforms and the probes
         g_d, fired, known = g_d_raw, no_fire, dots
-        for transform in transforms:
-            g_d, fired_here = transform(g_d, g_t, known)
+        for transform in on_gradient:
+            g_d, fired_here = transform(g_d, g_t, known, placebo)
             fired, known = fired | fired_here, None  # g_d changed: its inner products are no longer known
+        if needs_delta:
+            for buffer, p in zip(before, params):
+                buffer.copy_(p.detach())
         for p, g in zip(params, g_d):
             p.grad = g
         optimizer.step()
-        step = Step(i, t, params, losses, g_d_raw, g_d, g_t, trait_loss, dots, fired)
+        delta = None
+        if needs_delta:
+            with torch.no_grad():
+                delta = [p - b for p, b in zip(params, before)]
+                if on_update:
+                    descent = [-d for d in delta]
+                    for transform in on_update:
+                        descent, fired_here = transform(descent, g_t, None, placebo)
+                        fired = fired | fired_here
+                    for p, b, d in zip(params, before, descent):
+                        p.copy_(b - d)
+                    delta = [p - b for p, b in zip(params, before)]  # what was applied, after rounding
+        step = Step(i, t, params, losses, g_d_raw, g_d, g_t, trait_loss, dots, fired, delta)
         for probe in probes:
             probe.after_update(step)
 
@@ -325,5 +472,6 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
     return models.detach(params), logs
 
 
-__all__ = ["train_teacher", "LossTerm", "Imitation", "TraitGradient", "Step", "Probe", "LossProbe",
-           "AlignmentProbe", "UpdateProbe", "CurveProbe", "distill"]
+__all__ = ["train_teacher", "LossTerm", "Imitation", "trait_loss_of", "TraitGradient", "permute_within", "Step",
+           "Probe", "LossProbe", "AlignmentProbe", "UpdateProbe", "DriveProbe", "CurveProbe", "student_optimizer",
+           "distill"]

@@ -43,13 +43,13 @@ class Recorder(Probe):
                            "g_t": [g.clone() for g in step.g_t], "fired": step.fired.clone()})
 
 
-def tiny_loop(config, transforms=(), n=3, labels=None, probes=(), random=None):
+def tiny_loop(config, transforms=(), n=3, labels=None, probes=(), kinds=None):
     """Distil n tiny students of random teachers, with the given transforms; return (params, logs, recorder)."""
     init, teacher = tiny_models(n), tiny_models(n, stream="teacher")
     noise = torch.rand(512, 784, generator=torch.Generator().manual_seed(1)) * 2 - 1
     x = torch.rand(512, 784, generator=torch.Generator().manual_seed(2)) * 2 - 1
     y = torch.randint(0, 10, (512,), generator=torch.Generator().manual_seed(3))
-    trait = TraitGradient(x=x, labels=y.expand(n, -1) if labels is None else labels, random=random,
+    trait = TraitGradient(x=x, labels=y.expand(n, -1) if labels is None else labels, kinds=kinds,
                           generators=[torch.Generator().manual_seed(4 + k) for k in range(n)])
     recorder = Recorder()
     params, logs = distill(init, noise, [Imitation(models.outputs(teacher, noise))], config,
@@ -213,8 +213,7 @@ def test_beta_scales_the_removed_component(tiny_config):
 
 
 def test_random_placebo_keeps_per_layer_norms_and_redraws(tiny_config):
-    random = torch.tensor([True, False, False])
-    _, _, rec, _ = tiny_loop(tiny_config, random=random)
+    _, _, rec, _ = tiny_loop(tiny_config, kinds=("random", "labelled", "labelled"))
     _, _, plain, _ = tiny_loop(tiny_config)
     first, second = rec.steps[0], rec.steps[1]
     for g_r, g_true in zip(first["g_t"], plain.steps[0]["g_t"]):
