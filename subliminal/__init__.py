@@ -18,13 +18,14 @@ from .config import Config, ConfigError  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "__version__"]
 
-_MODULES = ("analysis", "book", "budget", "config", "data", "display", "exercises", "experiments", "gradients",
-            "losses", "mitigations", "models", "paths", "plots", "results", "rng", "speed", "store", "sweeps",
-            "theory", "training", "widgets")
+_MODULES = ("analysis", "book", "budget", "config", "data", "display", "exercises",
+            "experiments", "gradients", "losses", "mitigations", "models", "paths",
+            "plots", "results", "rng", "speed", "store", "sweeps", "theory", "training",
+            "widgets")
 
 
 def __getattr__(name: str):
-    """``subliminal.<module>`` imported on first use; a missing dependency is one clear line."""
+    """``subliminal.<module>``, imported on first use; a missing dependency is named."""
     if name not in _MODULES:
         raise AttributeError(f"module 'subliminal' has no attribute {name!r}")
     try:
@@ -35,6 +36,7 @@ def __getattr__(name: str):
         import sys
 
         raise ModuleNotFoundError(
-            f"subliminal.{name} needs {exc.name}, which cannot be imported in this Python "
-            f"({sys.executable}); install the requirements: pip install -r requirements.txt",
+            f"subliminal.{name} needs {exc.name}, which cannot be imported in this "
+            f"Python ({sys.executable}); install the requirements: "
+            "pip install -r requirements.txt",
             name=exc.name) from None

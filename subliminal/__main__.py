@@ -42,17 +42,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    shown = repr(text) if len(text) <= 24 else f"{text[:20]!r}... ({len(text)} characters)"
+    """``--seeds``: read from its digits, bounded by ``budget.MAX_SEEDS`` before any
+    number or list of that size exists (``--allow-large`` does not lift the bound)."""
+    shown = repr(text) if len(text) <= 24 else f"{text[:20]!r}... ({len(text)} chars)"
     digits = text.strip().lstrip("+")
+    positive = "--seeds must be a positive integer, e.g. --seeds 10; got "
     if not digits.isdigit() or not digits.isascii():
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {shown}")
-    if len(digits.lstrip("0")) > len(str(budget.MAX_SEEDS)) or int(digits) > budget.MAX_SEEDS:
-        # checked on the text, before any number or list of this size exists; --allow-large does not lift it
-        raise argparse.ArgumentTypeError(f"--seeds must be at most {budget.MAX_SEEDS} (even with --allow-large); "
-                                         f"got {shown}")
+        raise argparse.ArgumentTypeError(positive + shown)
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(budget.MAX_SEEDS)) or int(digits) > budget.MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"--seeds must be at most {budget.MAX_SEEDS} "
+                                         f"(even with --allow-large); got {shown}")
     value = int(digits)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--seeds must be a positive integer, e.g. --seeds 10; got {value}")
+        raise argparse.ArgumentTypeError(positive + str(value))
     return value
 
 
@@ -119,10 +122,11 @@ def check_output_path(text: str, option: str = "--json") -> Path:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Serialise first, then write atomically (a temporary file beside ``path``, then ``os.replace``).
+    """Serialise first, then write atomically (a temporary file beside ``path``, then
+    ``os.replace``).
 
-    The folder is the user's: the only files removed there are this file's own temporary files
-    left by an earlier, interrupted write (``.NAME.tmp-<host>-<pid>-<random>.part``).
+    The folder is the user's: the only files removed there are this file's own temporary
+    files left by an earlier, interrupted write (``.NAME.tmp-<host>-<pid>-<rnd>.part``).
     """
     text = json.dumps(payload, indent=2) + "\n"
     prefix = f".{path.name}"
@@ -169,8 +173,8 @@ def _interrupt_after():
 
 
 def _print_stdout(text: str) -> OSError | None:
-    """Print ``text`` on stdout; a closed or full stdout is returned, not raised (and silenced, so
-    that Python's own flush at exit does not report it a second time)."""
+    """Print ``text`` on stdout; a closed or full stdout is returned, not raised (and
+    silenced, so that Python's own flush at exit does not report it a second time)."""
     try:
         print(text, flush=True)
     except OSError as exc:
@@ -208,21 +212,22 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:  # the checks that need no torch first, so that they answer at once
         output = check_output_path(args.json) if args.json is not None else None
         if not args.no_cache:
-            store.check_writable(store.cache_dir(), "the result cache",
-                                 f"point {store.CACHE_ENV} at a writable folder or pass --no-cache")
+            fix = f"point {store.CACHE_ENV} at a writable folder or pass --no-cache"
+            store.check_writable(store.cache_dir(), "the result cache", fix)
     except (UsageError, OSError) as exc:
         _error(_one_line(exc))
         return EXIT_USAGE
-    try:
-        with _interrupt_after():  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
+    try:  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
+        with _interrupt_after():
             import torch  # noqa: F401
 
             from . import experiments  # noqa: F401
             from .data import DataUnavailableError, data_root
     except ImportError as exc:
         missing = getattr(exc, "name", None) or _one_line(exc)
-        _error(f"{missing} cannot be imported in this Python ({sys.executable}): {_one_line(exc)}; install the "
-               "requirements: pip install -r requirements.txt")
+        _error(f"{missing} cannot be imported in this Python ({sys.executable}): "
+               f"{_one_line(exc)}; install the requirements: "
+               "pip install -r requirements.txt")
         return EXIT_USAGE
 
     try:  # every other check that needs no training, before the run
@@ -259,23 +264,30 @@ def _reproduce(args: argparse.Namespace) -> int:
         try:
             write_json(output, result.to_json_dict())
         except (OSError, TypeError, ValueError) as exc:
-            json_error = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+            json_error = _reason(exc)
     lines = format_table(result)
     if output is not None and json_error is None:
         lines += f"\nper-seed results written to {args.json}"
     stdout_error = _print_stdout(lines)
     if json_error is not None:
         if stdout_error is None:
-            _error(f"could not write --json {args.json} ({json_error}); the table above is the result")
+            _error(f"could not write --json {args.json} ({json_error}); "
+                   "the table above is the result")
         else:
-            _error(f"could not write --json {args.json} ({json_error}) nor print the table to stdout "
-                   f"({stdout_error.strerror or _one_line(stdout_error)}); the result is lost")
+            _error(f"could not write --json {args.json} ({json_error}) nor print the "
+                   f"table to stdout ({_reason(stdout_error)}); the result is lost")
         return EXIT_WRITE
     if stdout_error is not None:
-        saved = f"; the result is in {args.json}" if output is not None else "; use --json PATH to keep the result"
-        _error(f"could not print the table to stdout ({stdout_error.strerror or _one_line(stdout_error)}){saved}")
+        kept = (f"the result is in {args.json}" if output is not None
+                else "use --json PATH to keep the result")
+        _error(f"could not print the table to stdout ({_reason(stdout_error)}); {kept}")
         return EXIT_WRITE
     return 0
+
+
+def _reason(exc: Exception) -> str:
+    """Why a write failed, in a few words (an OSError's own text, else the message)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
 
 
 if __name__ == "__main__":

@@ -162,8 +162,8 @@ def _fast(name: str, value: Any, example: str) -> bool:
 
 
 def _device(name: str, value: Any, example: str) -> str:
-    """The device the chapter will use, resolved now: None becomes 'cuda' when a GPU is there,
-    else 'cpu'; 'cuda' without a GPU is refused here, before any work."""
+    """The device the chapter will use, resolved now: None becomes 'cuda' when a GPU is
+    there, else 'cpu'; 'cuda' without a GPU is refused here, before any work."""
     if not isinstance(value, (str, type(None))) or value not in (None, "cpu", "cuda"):
         _fail(name, "None (CUDA when available), 'cpu' or 'cuda'", value, example)
     if value == "cpu":
@@ -173,8 +173,9 @@ def _device(name: str, value: Any, example: str) -> str:
     if torch.cuda.is_available():
         return "cuda"
     if value == "cuda":
-        raise ConfigError(f"{name} = 'cuda' but no CUDA GPU is available here; use {name} = 'cpu' "
-                          f"(or {name} = None: CUDA when available, else the CPU)")
+        raise ConfigError(f"{name} = 'cuda' but no CUDA GPU is available here; use "
+                          f"{name} = 'cpu' (or {name} = None: CUDA when available, "
+                          "else the CPU)")
     return "cpu"
 
 
@@ -215,9 +216,10 @@ def chapter_parameters(**values: Any) -> tuple:
     ``FAST`` must be a real bool and comes back through :func:`fast_mode` (so
     ``SUBLIMINAL_FAST=1`` turns it on); seed counts are whole numbers >= 1; lists are
     non-empty and each value must be valid for the ``Config`` setting it stands for;
-    sweeps name real settings; ``DEVICE`` is None, 'cpu' or 'cuda' and comes back resolved
-    ('cuda' when a GPU is available, else 'cpu'; 'cuda' without a GPU is an error here, not
-    cells later). An error names the parameter, the value and a valid example::
+    sweeps name real settings; ``DEVICE`` is None, 'cpu' or 'cuda' and comes back
+    resolved ('cuda' when a GPU is available, else 'cpu'; 'cuda' without a GPU is an
+    error here, not cells later). An error names the parameter, the value and a valid
+    example::
 
         FAST, SEEDS, FAST_SEEDS = chapter_parameters(FAST=FAST, SEEDS=SEEDS, FAST_SEEDS=FAST_SEEDS)
     """

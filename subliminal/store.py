@@ -62,9 +62,10 @@ FORMAT = "subliminal-store-1"
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
 _STALE_AFTER_S = 6 * 3600  # a temp file this old is an orphan even if its writer's pid is reused
-#: The temporary files atomic_write creates: ``<prefix>.tmp-<host>-<pid>-<8 random>.part``.
-_TMP_NAME = re.compile(r"^(?P<prefix>.*)\.tmp-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.part$")
-#: A manifest is a few kB (the payload's structure); anything far larger is not one of ours.
+#: atomic_write's temporary files: ``<prefix>.tmp-<host>-<pid>-<random>.part``.
+_TMP_NAME = re.compile(r"^(?P<prefix>.*)\.tmp-(?P<host>[0-9a-f]{8})"
+                       r"-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.part$")
+#: A manifest is a few kB (the payload's structure); far larger is not one of ours.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
 Payload = dict
@@ -87,16 +88,18 @@ def cache_dir() -> Path:
 
 
 def check_writable(folder: Path, what: str, fix: str) -> Path:
-    """``folder``, once it is certain that files can be created in it (or in the folder that will
-    hold it: the nearest existing ancestor must be a writable folder); else :class:`OSError` naming
-    ``what`` and ``fix``."""
+    """``folder``, once it is certain that files can be created in it (or in the folder
+    that will hold it: the nearest existing ancestor must be a writable folder); else
+    :class:`OSError` naming ``what`` and ``fix``."""
     ancestor = Path(folder)
     while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise NotADirectoryError(f"{what} {folder} cannot be created: {ancestor} is not a folder; {fix}")
+        raise NotADirectoryError(f"{what} {folder} cannot be created: "
+                                 f"{ancestor} is not a folder; {fix}")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise PermissionError(f"{what} {folder} is not writable ({ancestor}: permission denied); {fix}")
+        raise PermissionError(f"{what} {folder} is not writable "
+                              f"({ancestor}: permission denied); {fix}")
     return folder
 
 
@@ -166,8 +169,9 @@ def memoise(kind: str, key: dict, compute: Callable[[], Payload], enabled: bool 
                 return load_entry(npz_path, manifest_path, stored_key)
             except StoreError as exc:
                 _say(f"cache entry {manifest_path.name} ({kind}) not used: {exc}; recomputing")
-    try:  # before the work, not after it: a cache that cannot be written is said at once
-        check_writable(folder, "the result cache folder", f"point {CACHE_ENV} at a writable folder")
+    try:  # said before the work, not after it
+        check_writable(folder, "the result cache folder",
+                       f"point {CACHE_ENV} at a writable folder")
     except OSError as exc:
         _say(f"{exc}; the {kind} result is computed but will not be cached")
         return compute()
@@ -299,16 +303,18 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
         if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
             raise StoreError("its manifest fails its checksum (the file was changed)")
         if canonical_json(manifest.get("key")) != canonical_json(key):
-            raise StoreError("it answers a different request (its key differs from this run's)")
+            raise StoreError("it answers a different request "
+                             "(its key differs from this run's)")
     except StoreError:
         raise
-    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ValueError, TypeError ...
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError ...
         raise StoreError(f"its manifest is unreadable ({type(exc).__name__})") from None
     size = manifest.get("npz_bytes")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise StoreError("its manifest does not give the size of the .npz file")
     content = read_regular_file(npz_path, size, "its .npz file")
-    if len(content) != size or hashlib.sha256(content).hexdigest() != manifest.get("npz_sha256"):
+    digest = hashlib.sha256(content).hexdigest()
+    if len(content) != size or digest != manifest.get("npz_sha256"):
         raise StoreError("its .npz file fails its SHA-256 checksum (truncated or changed)")
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as npz:
@@ -319,7 +325,7 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
         payload = _unflatten(manifest.get("structure"), arrays)
     except StoreError:
         raise
-    except Exception as exc:  # noqa: BLE001 - RecursionError included: damaged, recompute
+    except Exception as exc:  # noqa: BLE001 - RecursionError included: damaged
         raise StoreError(f"its structure is malformed ({type(exc).__name__})") from None
     if not isinstance(payload, dict):
         raise StoreError("its payload is not a dict")
@@ -327,25 +333,30 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
 
 
 def read_regular_file(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of ``path`` if it is a regular file (not a link) of at most ``limit`` bytes, else
-    :class:`StoreError` naming ``what``. Never blocks on a FIFO, never follows a link to a device,
-    never reads more than ``limit + 1`` bytes."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    """The bytes of ``path`` if it is a regular file (not a link) of at most ``limit``
+    bytes, else :class:`StoreError` naming ``what``. Never blocks on a FIFO, never
+    follows a link to a device, never reads more than ``limit + 1`` bytes."""
+    flags = os.O_RDONLY
+    for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
+        flags |= getattr(os, name, 0)
     try:
         before = os.lstat(path)
         if not stat.S_ISREG(before.st_mode):
-            raise StoreError(f"{what} is not a regular file ({_file_kind(before.st_mode)})")
+            kind = _file_kind(before.st_mode)
+            raise StoreError(f"{what} is not a regular file ({kind})")
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise StoreError(f"{what} is missing") from None
     except OSError as exc:
-        raise StoreError(f"{what} is unreadable ({exc.strerror or type(exc).__name__})") from None
+        raise StoreError(f"{what} is unreadable ({_reason(exc)})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # swapped between the lstat and the open
-            raise StoreError(f"{what} is not a regular file ({_file_kind(info.st_mode)})")
+            kind = _file_kind(info.st_mode)
+            raise StoreError(f"{what} is not a regular file ({kind})")
         if info.st_size > limit:
-            raise StoreError(f"{what} is {info.st_size} bytes, more than the {limit} it may have")
+            raise StoreError(f"{what} is {info.st_size} bytes, more than the {limit} "
+                             "it may have")
         chunks, left = [], limit + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))
@@ -354,7 +365,7 @@ def read_regular_file(path: Path, limit: int, what: str) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:
-        raise StoreError(f"{what} is unreadable ({exc.strerror or type(exc).__name__})") from None
+        raise StoreError(f"{what} is unreadable ({_reason(exc)})") from None
     finally:
         os.close(fd)
     content = b"".join(chunks)
@@ -363,17 +374,22 @@ def read_regular_file(path: Path, limit: int, what: str) -> bytes:
     return content
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"),
+          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
 def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"),
-                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "not a plain file"
+    return next((name for test, name in _KINDS if test(mode)), "not a plain file")
 
 
 def new_file_mode(path: Path) -> int:
-    """The permission bits a file written to ``path`` gets: those of the regular file it replaces,
-    else what ``open()`` gives a new file under the current umask."""
+    """The permission bits a file written to ``path`` gets: those of the regular file it
+    replaces, else what ``open()`` gives a new file under the current umask."""
     try:
         current = os.stat(path)
         if stat.S_ISREG(current.st_mode):
@@ -384,7 +400,7 @@ def new_file_mode(path: Path) -> int:
 
 
 def _umask() -> int:
-    try:  # Linux: read it without changing it (os.umask would, for a moment, for every thread)
+    try:  # Linux: read, not set (os.umask sets it, for a moment, for every thread)
         with open("/proc/self/status") as handle:
             for line in handle:
                 if line.startswith("Umask:"):
@@ -397,14 +413,15 @@ def _umask() -> int:
 
 
 def atomic_write(path: Path, content: bytes, prefix: str = "") -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+    """Write ``content`` to ``path`` via a temporary file in the same folder and
+    ``os.replace``.
 
-    The temporary file is ``<prefix>.tmp-<host>-<pid>-<random>.part`` (see :func:`clean_orphans`);
-    the written file has the mode :func:`new_file_mode` gives.
+    The temporary file is ``<prefix>.tmp-<host>-<pid>-<random>.part`` (see
+    :func:`clean_orphans`); the written file has the mode :func:`new_file_mode` gives.
     """
     mode = new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{prefix}{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-",
-                               suffix=".part")
+    writer = f"{prefix}{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=writer, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -425,9 +442,9 @@ def clean_orphans(folder: Path, prefix: str = "") -> list[Path]:
     """Remove temporary files of interrupted writes in ``folder``; return what was removed.
 
     Only files named exactly as :func:`atomic_write` names them with this ``prefix``
-    (``<prefix>.tmp-<host>-<pid>-<8 random>.part``, regular files) are considered: any other
-    file is left alone. One of them is an orphan when its writer (same host, pid in the name)
-    is no longer running, or when it is older than six hours.
+    (``<prefix>.tmp-<host>-<pid>-<8 random>.part``, regular files) are considered: any
+    other file is left alone. One of them is an orphan when its writer (same host, pid
+    in the name) is no longer running, or when it is older than six hours.
     """
     removed = []
     for path in folder.glob(f"{glob_escape(prefix)}{_TMP_PREFIX}*.part"):
@@ -438,7 +455,8 @@ def clean_orphans(folder: Path, prefix: str = "") -> list[Path]:
             info = path.lstat()
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode) and is_orphan(match["host"], int(match["pid"]), info.st_mtime):
+        orphan = is_orphan(match["host"], int(match["pid"]), info.st_mtime)
+        if stat.S_ISREG(info.st_mode) and orphan:
             try:
                 path.unlink()
                 removed.append(path)
@@ -448,9 +466,10 @@ def clean_orphans(folder: Path, prefix: str = "") -> list[Path]:
 
 
 def is_orphan(host: str, pid: int, mtime: float) -> bool:
-    """Whether a temporary file written by ``pid`` on ``host`` (a :func:`_host_tag`) at ``mtime``
-    is left over: its writer has exited (same host), or it is older than six hours."""
-    return (host == _host_tag() and not _alive(pid)) or time.time() - mtime > _STALE_AFTER_S
+    """Whether a temporary file written by ``pid`` on ``host`` (a :func:`_host_tag`) at
+    ``mtime`` is left over: its writer has exited (same host), or it is 6 hours old."""
+    exited = host == _host_tag() and not _alive(pid)
+    return exited or time.time() - mtime > _STALE_AFTER_S
 
 
 def glob_escape(text: str) -> str:
@@ -470,6 +489,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["CACHE_ENV", "StoreError", "cache_dir", "check_writable", "code_fingerprint", "memoise",
-           "canonical_json", "full_key", "entry_paths", "load_entry", "save_entry", "read_regular_file",
-           "new_file_mode", "atomic_write", "clean_orphans", "is_orphan"]
+__all__ = ["CACHE_ENV", "StoreError", "cache_dir", "check_writable", "code_fingerprint",
+           "memoise", "canonical_json", "full_key", "entry_paths", "load_entry",
+           "save_entry", "read_regular_file", "new_file_mode", "atomic_write",
+           "clean_orphans", "is_orphan"]

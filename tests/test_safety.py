@@ -1,4 +1,4 @@
-"""Nothing wrong is ever served silently (issue 14).
+"""Nothing wrong is ever served silently.
 
 * the result store keeps data, never code: a planted pickle is never executed, a
   flipped byte is detected and recomputed, an entry answering another key is never
