@@ -190,6 +190,7 @@ PARAMETER_RULES: dict[str, tuple[Callable[[str, Any, str], Any], str]] = {
     "EPSILONS": (_values("teacher_lr"), "[0.001, 0.01, 0.1]"),
     "STUDENT_LRS": (_values("student_lr"), "[0.1, 1, 10]"),
     "TAUS": (_values("projection_tau"), "[0.0, 0.02]"),
+    "SGD_LR": (_setting("student_lr"), "3.0"),
     "BETAS": (_values("projection_beta"), "[0.25, 0.5, 1.0]"),
     "SCALES": (_values("liminal_scale"), "[0.0, 10.0]"),
     "SWEEPS": (_sweeps, "{'student_lr': [1e-4, 3e-4]}"),
