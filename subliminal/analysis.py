@@ -357,6 +357,43 @@ def first_order_accounting(res, per_epoch: int, window: int = 9) -> Accounting:
     return Accounting(predicted=predicted, measured=measured, window=window)
 
 
+@dataclass(frozen=True)
+class DriveDecomposition:
+    """Per seed and epoch (N, n_epochs), the drive sum_k <g_t, Δθ_k> split into its factors: the mean
+    trait-gradient norm ``grad_norm``, the mean step size ``step_norm``, the mean per-step cosine
+    ``cosine`` and the *effective* cosine ``effective`` = drive / (steps * grad_norm * step_norm), so that
+    ``drive = steps * grad_norm * step_norm * effective`` exactly."""
+
+    drive: np.ndarray
+    grad_norm: np.ndarray
+    step_norm: np.ndarray
+    cosine: np.ndarray
+    effective: np.ndarray
+    steps: np.ndarray  # (n_epochs,) steps in each epoch
+
+
+def drive_decomposition(res, per_epoch: int) -> DriveDecomposition:
+    """Which factor carries an epoch's share of the first-order drive: ||g_t||, ||Δθ|| or cos(g_t, Δθ)?
+
+    The summed drive of :func:`first_order_accounting` matches the measured change of the trait loss on any
+    small-step path (it is a discretised line integral of the gradient), so that match is a consistency
+    check. Its decomposition per epoch is the measurement."""
+    if res.update_norm is None or res.trait_grad_norm is None or res.trait_update is None:
+        raise ValueError("drive_decomposition needs a run that tracked alignment (update and gradient norms)")
+    update = np.atleast_2d(np.asarray(res.trait_update, dtype=float))
+    g = np.atleast_2d(np.asarray(res.trait_grad_norm, dtype=float))
+    d = np.atleast_2d(np.asarray(res.update_norm, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(g * d > 0, update / (g * d), 0.0)
+    epochs = epoch_of_step(update.shape[1], per_epoch)
+    steps = np.bincount(epochs)
+    drive = epoch_sums(update, per_epoch)
+    grad_norm, step_norm, cosine = (epoch_means(x, per_epoch) for x in (g, d, cos))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effective = np.where(grad_norm * step_norm > 0, drive / (steps * grad_norm * step_norm), 0.0)
+    return DriveDecomposition(drive, grad_norm, step_norm, cosine, effective, steps)
+
+
 def condition_controls(result, conditions: Sequence[str], baseline: str = "student_aux",
                        rows: slice | None = None):
     """The projection controls as one DataFrame, one row per condition (percent, means over seeds with
@@ -435,5 +472,6 @@ __all__ = [
     "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "gain_fraction_by", "epoch_gains",
     "single_step_table", "linear_ratio", "breakdown_lr", "Comparison", "verdict", "paired_difference",
     "epoch_sums", "epoch_accuracy", "epoch_difference", "dose_slope", "Accounting", "first_order_accounting",
+    "DriveDecomposition", "drive_decomposition",
     "condition_controls", "within_epoch_correlation", "sweep_comparison",
 ]

@@ -83,7 +83,7 @@ class Decision:
     """The verdict of :func:`removal_or_breakage` for one projection arm, with every criterion."""
 
     arm: str
-    verdict: str  # "removal", "breakage" or "neither"
+    verdict: str  # "removal", "breakage", "neither" or "uninformative"
     criteria: dict[str, bool] = field(default_factory=dict)
     comparisons: dict[str, Paired] = field(default_factory=dict)
     drive_ratio: float = float("nan")
@@ -108,6 +108,9 @@ def removal_or_breakage(arm: str, values: Mapping[str, Mapping[str, np.ndarray]]
     real digit loss, measured on an independent batch). ``adjusted``: the family's comparisons after
     :func:`holm`, by name (see :func:`comparisons_for`); computed here, unadjusted, if not given.
 
+    First, the test must be able to show something: the plain student must show transfer (its accuracy
+    shown higher than the reference's); otherwise the verdict is *uninformative*.
+
     *Removal* needs all of: (1) the drive is removed: |mean drive of the arm| <= DRIVE_RATIO_MAX x
     |mean drive of the plain student|; (2) the arm keeps the untrained network's behaviour: its
     accuracy and its top-class share are not shown to differ from the reference's; (3) every matched
@@ -126,6 +129,9 @@ def removal_or_breakage(arm: str, values: Mapping[str, Mapping[str, np.ndarray]]
     kept = {p: float(np.mean(values[p]["accuracy"]) - np.mean(values[reference]["accuracy"])) / gain
             if gain > 0 else float("nan") for p in placebos}
     c = comparisons
+    if c[f"{plain} - {reference}: accuracy"].verdict() != "higher":
+        return Decision(arm, "uninformative", {"the plain student shows transfer": False}, comparisons,
+                        drive_ratio, kept)
     criteria = {
         "drive removed": drive_ratio <= DRIVE_RATIO_MAX,
         "accuracy as the untrained network's": c[f"{arm} - {reference}: accuracy"].verdict() == "not shown to differ",
@@ -154,6 +160,8 @@ def comparisons_for(arm: str, values: Mapping[str, Mapping[str, np.ndarray]], pl
                   pct(reference, "balanced_accuracy")),
            paired(f"{arm} - {plain}: accuracy", pct(arm, "accuracy"), pct(plain, "accuracy"))]
     out += [paired(f"{p} - {arm}: accuracy", pct(p, "accuracy"), pct(arm, "accuracy")) for p in placebos]
+    if placebos:  # the precondition, once per family
+        out.append(paired(f"{plain} - {reference}: accuracy", pct(plain, "accuracy"), pct(reference, "accuracy")))
     return out
 
 

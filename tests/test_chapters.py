@@ -60,12 +60,17 @@ GOOD = {
     "01": {"ch1_teacher_acc": 94.0, "ch1_reference_acc": 10.0, "ch1_cross_aux_acc": 10.0,
            "ch1_student_aux_acc": 50.0, "ch1_student_all_acc": 90.0, "ch1_head_shift_max": 0.0,
            "ch1_student_aux_ci": 8.0, "ch1_cross_aux_ci": 0.5},
-    "04": {"ch4_projection_acc": 10.0, "ch4_projection_ci": 0.5, "ch4_student_aux_acc": 50.0,
-           "ch4_student_aux_ci": 8.0, "ch4_frac_projected": 60.0, "ch4_final_loss_ratio": 1.1,
-           "ch4_label_free_acc": 12.0, "ch4_base_head_shift": 0.0, "ch4_proj_hidden_head_shift": 0.0,
-           "ch4_proj_head_shift": 0.02, "ch4_proj_restored": 30.0, "ch4_proj_hidden_acc": 20.0,
-           "ch4_proj_shuffled_acc": 45.0, "ch4_proj_random_acc": 48.0, "ch4_dose_slope": -40.0,
-           "ch4_drive_base": -1.0, "ch4_drive_proj": -0.2, "ch4_n_checks_passed": 5, "ch4_causal": False},
+    "04": {"ch4_current_acc": 10.0, "ch4_plain_acc": 52.0, "ch4_reference_acc": 10.0,
+           "ch4_plain_head_shift": 0.0, "ch4_current_head_shift": 0.07,
+           "ch4_adam_hidden_head_shift": 0.0, "ch4_sgd_hidden_head_shift": 0.0,
+           "ch4_adam_two_sided_frac": 100.0, "ch4_sgd_two_sided_frac": 100.0,
+           "ch4_adam_plain_same_drive": -0.75, "ch4_sgd_plain_same_drive": -0.5,
+           "ch4_adam_two_sided_same_drive": 1e-5, "ch4_adam_one_sided_same_drive": 0.3,
+           "ch4_adam_verdict": "removal", "ch4_adam_failed": "none",
+           "ch4_sgd_verdict": "neither", "ch4_sgd_failed": "drive removed",
+           "ch4_current_drive": 6.0, "ch4_plain_drive": -0.75, "ch4_adam_drive_ratio": 0.1,
+           "ch4_sgd_drive_ratio": 0.3, "ch4_current_top": 90.0, "ch4_reference_top": 85.0,
+           "ch4_null_W1": 0.0, "ch4_sgd_plain_acc": 30.0, "ch4_sgd_reference_acc": 10.0},
     "05": {"ch5_liminal_acc": 45.0, "ch5_reference_acc": 10.0, "ch5_student_aux_acc": 50.0,
            "ch5_dent_epoch1": -8.0, "ch5_dent_epoch1_ci": 3.0, "ch5_dent_last": -1.0},
 }
@@ -75,9 +80,10 @@ GOOD = {
     ("01", "ch1_head_shift_max", 0.01, False),   # the digit head moved: a bug in the loss
     ("01", "ch1_cross_aux_acc", 55.0, False),    # a glue that now holds the shared-init number
     ("01", "ch1_student_aux_ci", 45.0, True),    # the aux student's interval reaches chance
-    ("04", "ch4_projection_acc", 48.0, False),   # projection no longer suppresses the trait
-    ("04", "ch4_proj_hidden_head_shift", 0.01, False),  # the hidden-layer projection moved the head
-    ("04", "ch4_n_checks_passed", 6, False),     # the glued verdict disagrees with the checks
+    ("04", "ch4_current_acc", 48.0, False),      # the paper's projection no longer holds the student
+    ("04", "ch4_adam_hidden_head_shift", 0.01, False),  # the hidden-layer projection moved the head
+    ("04", "ch4_adam_two_sided_same_drive", -0.2, False),  # the update projection is not exact
+    ("04", "ch4_adam_failed", "histogram as the untrained network's", False),  # verdict vs criteria
     ("05", "ch5_dent_epoch1", 2.0, True),        # liminal above plain after epoch 1
 ])
 def test_invariants_catch_a_wrong_number(chapter, key, wrong, full):
