@@ -8,6 +8,7 @@ it is the value of a cell (or when it is glued).
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
 
 import matplotlib
@@ -23,10 +24,31 @@ CONDITION_LABELS: dict[str, str] = {name: c.label for name, c in CONDITIONS.item
 INIT_COLORS = {"shared": CONDITION_COLORS["student_aux"], "cross": CONDITION_COLORS["cross_aux"]}
 WIDTH = 7.5  # inches: the width of the book's text column at readable font sizes
 
+# What a reader sees. At a 1280 px window the built book shows a figure at most COLUMN_PX CSS px
+# wide (its output area in the content column) and sets its body text at BODY_TEXT_PX
+# (tests/test_rendered_pages.py measures both on the built book). A chapter figure is a PNG
+# of FIGURE_DPI pixels per inch (matplotlib-inline, bbox_inches="tight"), scaled down to the
+# column: at WIDTH inches one point of text shows as about COLUMN_PX / (72 * 7.7) = 1.2 CSS
+# px, so FONT_SMALL points show at 13 px and FONT at 14.5 px, never below MIN_TEXT_PX.
+# tests/test_figure_style.py checks every figure against these numbers.
+COLUMN_PX = 672
+BODY_TEXT_PX = 16
+FIGURE_DPI = 110
+FONT_SMALL = 11  # pt: tick labels, legends, annotations
+FONT = 12  # pt: axis labels and titles
+MIN_TEXT_PX = 13  # CSS px: the smallest text of a chapter figure at display size
+
 _STYLE = {
-    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "legend.fontsize": 8.5,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
-    "figure.dpi": 110, "savefig.dpi": 150,
+    "font.size": FONT,
+    "axes.titlesize": FONT,
+    "axes.labelsize": FONT,
+    "legend.fontsize": FONT_SMALL,
+    "xtick.labelsize": FONT_SMALL,
+    "ytick.labelsize": FONT_SMALL,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": FIGURE_DPI,
+    "savefig.dpi": 150,
 }
 
 
@@ -50,10 +72,51 @@ def _figure(nrows: int = 1, ncols: int = 1, height: float = 3.2, width: float = 
 def _style(ax) -> None:
     for name in ("top", "right"):
         ax.spines[name].set_visible(False)
-    ax.tick_params(labelsize=9)
-    ax.xaxis.label.set_size(10)
-    ax.yaxis.label.set_size(10)
-    ax.title.set_size(10)
+    ax.tick_params(labelsize=FONT_SMALL)
+    ax.xaxis.label.set_size(FONT)
+    ax.yaxis.label.set_size(FONT)
+    ax.title.set_size(FONT)
+
+
+_AVERAGE = re.compile(r" \(\d+-step average\)$")
+_TEX = re.compile(r"\\[A-Za-z]+|[_^{}]")
+
+
+def legend_outside(fig, fontsize: float | None = None, rename: dict | None = None):
+    """Replace the legends of ``fig``'s axes by one figure legend above all panels, outside the data.
+
+    Entries are merged by label (a condition drawn in several panels is listed once, without its
+    "(15-step average)" suffix); ``rename`` maps a label to a shorter one. The legend takes as many columns as
+    fit the figure's width. Returns the legend (None when no axes has labelled artists).
+    """
+    for old in list(fig.legends):
+        old.remove()
+    pairs = []
+    for ax in fig.axes:
+        if ax.get_visible():
+            pairs += zip(*ax.get_legend_handles_labels())
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    plain = {text for _, text in pairs}
+    entries: dict[str, object] = {}
+    for handle, text in pairs:
+        if _AVERAGE.sub("", text) in plain:  # the condition is listed without "(15-step average)" elsewhere
+            text = _AVERAGE.sub("", text)
+        entries.setdefault((rename or {}).get(text, text), handle)
+    if not entries:
+        return None
+    size = fontsize or FONT_SMALL
+    # inches per entry: text (a TeX command counts as one character), marker and gap
+    widths = [(len(_TEX.sub("x", text).replace("$", "")) * 0.58 + 3.6) * size / 72 for text in entries]
+    ncol = 1
+    for n in range(len(widths), 0, -1):  # the most columns that fit (the legend fills column by column)
+        rows = -(-len(widths) // n)
+        if sum(max(widths[c * rows:(c + 1) * rows]) for c in range(n) if widths[c * rows:(c + 1) * rows]) \
+                <= 0.98 * fig.get_figwidth():
+            ncol = n
+            break
+    return fig.legend(list(entries.values()), list(entries), loc="outside upper center", ncol=ncol,
+                      frameon=False, fontsize=size, handlelength=1.8, columnspacing=1.2)
 
 
 def _epoch_lines(ax, n_steps: int, per_epoch: int | None) -> None:
@@ -105,9 +168,10 @@ def plot_digits_vs_noise(digits: np.ndarray, labels: Sequence[int], noise: np.nd
             ax.imshow(np.asarray(images[j]).reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title, fontsize=9)
-    axes[0, 0].set_ylabel("MNIST", fontsize=10)
-    axes[1, 0].set_ylabel("noise", fontsize=10)
+            ax.set_title(title, fontsize=FONT_SMALL)
+    axes[0, 0].set_ylabel("MNIST", fontsize=FONT)
+    axes[1, 0].set_ylabel("noise", fontsize=FONT)
+    legend_outside(fig)
     return fig
 
 
@@ -125,7 +189,7 @@ def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=
         ax.errorbar(mean, y, xerr=half, fmt="|", ms=16, mew=2.2, color="black", elinewidth=1.5, capsize=4,
                     zorder=3)
     ax.axvline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
-    ax.text(CHANCE, len(names) - 0.4, " chance", color="#666666", fontsize=8, va="bottom")
+    ax.text(CHANCE, len(names) - 0.4, " chance", color="#666666", fontsize=FONT_SMALL, va="bottom")
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels([label(n) for n in reversed(names)])
     ax.set_ylim(-0.6, len(names) - 0.2)
@@ -135,6 +199,7 @@ def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=
     ax.errorbar([], [], xerr=[], fmt="|", color="black", label="mean ± 95% CI")
     ax.legend(loc="lower right", frameon=False)
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -143,6 +208,7 @@ def plot_accuracy_curves(result, conditions: Iterable[str] | None = None, per_ep
     """Digit accuracy during distillation: mean over seeds (line) and a band over seeds (``band_kind``, see
     :func:`band`: the range by default)."""
     names = _student_conditions(result, conditions, "curve_acc")
+    own = ax is None
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     steps = np.asarray(result.curve_steps)
     for name in names:
@@ -157,6 +223,8 @@ def plot_accuracy_curves(result, conditions: Iterable[str] | None = None, per_ep
     ax.set_xlim(0, steps[-1] if len(steps) else 1)
     ax.legend(frameon=False, loc="upper left", ncol=2)
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
@@ -183,6 +251,7 @@ def plot_single_step_seeds(shared: Sequence, cross: Sequence):
     ax2.set_ylim(-1.05, 1.1)
     ax2.set_title("is it the Gauss-Newton step?")
     ax1.legend(frameon=False, loc="upper right")
+    legend_outside(fig)
     return fig
 
 
@@ -208,13 +277,14 @@ def plot_epsilon_scaling(shared: Sequence, cross: Sequence):
     ax2.legend(frameon=False)
     for ax in (ax1, ax2):
         _style(ax)
+    legend_outside(fig)
     return fig
 
 
 def plot_trait_loss_change(check):
     """Change of the trait loss after a student step of size α: measured vs first order (left),
     and their ratio (right), on a log grid of α."""
-    fig, (ax1, ax2) = _figure(1, 2)
+    fig, (ax1, ax2) = _figure(1, 2, height=3.9)
     lrs = np.asarray(check.student_lrs)
     actual, predicted = np.asarray(check.actual_change), np.asarray(check.predicted_change)
     c = INIT_COLORS.get(check.init, "#333333")
@@ -232,9 +302,10 @@ def plot_trait_loss_change(check):
     ax2.axhline(1, color="#444444", lw=1, ls="--")
     ax2.axhline(0, color="black", lw=0.6)
     ax2.set_xlabel(r"student learning rate $\alpha$")
-    ax2.set_ylabel("measured / first-order change")
+    ax2.set_ylabel("measured / first order")
     for ax in (ax1, ax2):
         _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -246,6 +317,7 @@ def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), wind
     """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average (thick) and a band over seeds
     (shaded; ``band_kind`` as in :func:`band`, mean ± 1 sd by default)."""
     names = _student_conditions(result, conditions, "cosine")
+    own = ax is None
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     n_steps = 0
     for name in names:
@@ -264,6 +336,8 @@ def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), wind
     ax.set_ylabel(r"cos$(g_d, g_t)$")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
@@ -285,6 +359,7 @@ def plot_cosine_histogram(result, conditions: Iterable[str] = ("student_aux", "c
     ax.set_ylabel("number of steps (all seeds)")
     ax.legend(frameon=False, loc="upper left")
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -298,6 +373,7 @@ def plot_alignment_and_accuracy(result, condition: str = "student_aux", window: 
     n_steps = np.asarray(result[condition].cosine).shape[1]
     ax2.set_xlim(0, n_steps)
     ax2.set_ylim(0, max(30.0, 100.0 * float(np.max(result[condition].curve_acc)) + 5))
+    legend_outside(fig)
     return fig
 
 
@@ -319,6 +395,7 @@ def plot_epoch_cosine(result, conditions: Iterable[str] = ("student_aux", "cross
     ax.set_ylabel(r"mean cos$(g_d, g_t)$ in the epoch")
     ax.legend(frameon=False)
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -327,7 +404,7 @@ def plot_critical_period(result, condition: str = "student_aux", reference: str 
     """Per epoch: mean cos(g_d, g_t) (left, with ``reference`` for comparison) and the digit accuracy
     gained in that epoch (right); means over seeds with 95 % intervals."""
     per_epoch = per_epoch or analysis.steps_per_epoch(result.config)
-    fig, (ax1, ax2) = _figure(1, 2, height=3.0)
+    fig, (ax1, ax2) = _figure(1, 2, height=3.6)
     names = [condition] + ([reference] if reference and reference in result.conditions else [])
     for k, name in enumerate(names):
         means = analysis.epoch_means(result[name].cosine, per_epoch)
@@ -350,6 +427,7 @@ def plot_critical_period(result, condition: str = "student_aux", reference: str 
     for ax in (ax1, ax2):
         ax.set_xticks(epochs)
         _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -378,6 +456,7 @@ def plot_seed_scatter(result, conditions: Iterable[str] = ("student_aux", "cross
     ax.set_ylabel("final digit accuracy (%)")
     ax.legend(frameon=False, loc="best")
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -402,6 +481,7 @@ def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projec
     (``band_kind`` as in :func:`band`, the range by default). The loss is the imitation KL only, without any
     mitigation term."""
     names = _student_conditions(result, conditions, "loss")
+    own = ax is None
     fig, ax = _figure() if ax is None else (ax.figure, ax)
     n_steps = 0
     for name in names:
@@ -419,12 +499,15 @@ def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projec
     ax.set_ylabel("distillation loss KL (nats, log scale)")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
 def plot_projection_rate(result, condition: str = "projection", window: int = 15, per_epoch: int | None = None,
                          ax=None):
     """How often the projection fires: share of seeds that projected at each step, smoothed (line)."""
+    own = ax is None
     fig, ax = _figure(height=2.6) if ax is None else (ax.figure, ax)
     fired = 100.0 * np.asarray(result[condition].projected, dtype=float)
     steps = np.arange(1, fired.shape[1] + 1)
@@ -438,6 +521,8 @@ def plot_projection_rate(result, condition: str = "projection", window: int = 15
     ax.set_ylabel("projected at this step (% of seeds)")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
@@ -482,6 +567,7 @@ def plot_sweep(frame, parameter: str | None = None, conditions: Iterable[str] | 
     names = list(conditions) if conditions is not None else list(dict.fromkeys(part["condition"]))
     values = sorted(dict.fromkeys(part["value"]))
     positions = np.arange(len(values))
+    own = ax is None
     fig, ax = _figure(height=3.0, width=WIDTH * 0.6) if ax is None else (ax.figure, ax)
     for k, name in enumerate(names):
         _sweep_axis(ax, table, name, positions, values, offset=0.06 * (k - (len(names) - 1) / 2), dots=part)
@@ -497,6 +583,8 @@ def plot_sweep(frame, parameter: str | None = None, conditions: Iterable[str] | 
     ax.set_ylabel("digit accuracy (%)")
     ax.legend(frameon=False, loc="upper left")
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
@@ -515,6 +603,7 @@ def plot_sweep_grid(frame, panels: Sequence[tuple[str, str]], defaults: dict | N
             legend.remove()
     for ax in axes[len(panels):]:
         ax.set_visible(False)
+    legend_outside(fig)
     return fig
 
 
@@ -544,8 +633,9 @@ def plot_tau_sweep(frame, baseline=None, condition: str = "projection"):
         ax.set_xticks(x)
         ax.set_xticklabels([f"{t:g}" for t in taus])
         ax.set_xlim(-0.5, len(taus) - 0.5)
-        ax.set_xlabel(r"cosine threshold $\tau$ (project when cos$(g_d, g_t) > \tau$)")
+        ax.set_xlabel(r"threshold $\tau$ (project when cos $> \tau$)")
         _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -570,6 +660,7 @@ def plot_trait_gradient_variants(results: dict, conditions: Sequence[str] = ("st
     ax.set_ylabel("final digit accuracy (%)")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -581,6 +672,7 @@ def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=No
     per_epoch = steps_per_epoch(config)
     n_steps = per_epoch * config.student_epochs
     lambda0s = list(lambda0s) if lambda0s is not None else [config.liminal_lambda0]
+    own = ax is None
     fig, ax = _figure(height=2.6, width=WIDTH * 0.65) if ax is None else (ax.figure, ax)
     steps = np.arange(n_steps)
     shades = ["#CC79A7", "#8e4f74", "#e8b6d3"]
@@ -588,7 +680,7 @@ def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=No
         lam = [liminal_lambda(s / n_steps, lam0, config.tau2) for s in steps]
         ax.plot(steps, lam, color=shades[k % len(shades)], lw=2, label=rf"$\lambda_0 = {lam0:g}$")
     ax.axvline(config.tau2 * n_steps, color="#555555", lw=0.8, ls="--")
-    ax.text(config.tau2 * n_steps, 1.03, r" $t = \tau_2$", fontsize=8.5, va="bottom")
+    ax.text(config.tau2 * n_steps, 1.03, r" $t = \tau_2$", fontsize=FONT_SMALL, va="bottom")
     _epoch_lines(ax, n_steps, per_epoch)
     ax.set_ylim(0, 1.12)
     ax.set_xlim(0, n_steps)
@@ -596,6 +688,8 @@ def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=No
     ax.set_ylabel(r"liminal weight $\lambda(t)$")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    if own:
+        legend_outside(fig)
     return fig
 
 
@@ -606,7 +700,7 @@ def plot_liminal_scale_sweep(frame, reference: float | None = None, condition: s
     ax = fig.axes[0]
     if reference is not None:
         ax.axhline(100.0 * reference, color=color("reference"), lw=1.2, label=label("reference"))
-        ax.legend(frameon=False, loc="upper right")
+        legend_outside(fig)
     return fig
 
 
@@ -618,6 +712,7 @@ def plot_mitigation_curves(result, mitigation: str, baseline: str = "student_aux
     plot_loss_curves(result, [baseline, mitigation], window=window, per_epoch=per_epoch, ax=ax1)
     plot_accuracy_curves(result, [baseline, mitigation], per_epoch=per_epoch, ax=ax2)
     ax2.legend(frameon=False, loc="upper left", ncol=1)
+    legend_outside(fig)
     return fig
 
 
@@ -654,11 +749,12 @@ def plot_projection_controls(result, conditions: Sequence[str], rows: slice | No
                width=0.38, hatch="//", alpha=0.55, label="digit head restored to its init")
     ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
     ax.set_xticks(x)
-    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in conditions], fontsize=8)
+    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in conditions], fontsize=FONT_SMALL)
     ax.set_ylim(0, 100)
     ax.set_ylabel("digit accuracy (%)")
     ax.legend(frameon=False, loc="upper right")
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -678,6 +774,7 @@ def plot_dose_response(doses: Sequence[float], accuracy: np.ndarray, condition: 
     ax.set_ylabel("final digit accuracy (%)")
     ax.set_ylim(0, 100)
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -696,6 +793,7 @@ def plot_epoch_comparisons(panels: dict, ylabel: str, xlabel: str = "epoch"):
     ax.set_xticks(np.arange(1, max(len(c) for c in panels.values()) + 1))
     ax.legend(frameon=False)
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -715,9 +813,10 @@ def plot_first_order_accounting(accounting: dict):
                         label=f"{label(name)}: {what}")
     ax.axhline(0, color="#888888", lw=0.8, ls="--")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("change of the trait loss")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set_ylabel("change of the trait loss (nats)")
+    ax.legend(frameon=False)
     _style(ax)
+    legend_outside(fig)
     return fig
 
 
@@ -781,7 +880,7 @@ def plot_epoch_relation(x: np.ndarray, y: np.ndarray, ax, xlabel: str, ylabel: s
     ax.axhline(0, color="#888888", lw=0.6, zorder=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=7.5, loc="best")
+    ax.legend(frameon=False, loc="best")
     _style(ax)
     return ax.figure
 
@@ -813,7 +912,7 @@ def plot_condition_stat(result, conditions: Sequence[str], stat: str, ax):
         ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x)
-    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in names], fontsize=8)
+    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in names], fontsize=FONT_SMALL)
     ax.set_ylabel(ylabel)
     _style(ax)
     return ax.figure

@@ -57,8 +57,16 @@ from .config import Config, fast_mode
 from .results import ExperimentResult, mean_ci
 
 STATIC_ENV = "SUBLIMINAL_STATIC_WIDGETS"
-FRAME_DPI = 90
-FRAME_WIDTH = plots.WIDTH  # inches: 675 px frames
+#: A frame is shown FRAME_PX CSS pixels wide (the image's max-width: the content column at 1280 px), from a
+#: PNG of twice as many pixels (sharp on high-density screens). At FRAME_WIDTH inches one point of text is
+#: 96 / 72 CSS px at display size, so FRAME_FONT points show at the book's body text size, and every text
+#: of a frame is set at least that large (tests/test_figure_style.py checks it).
+FRAME_PX = plots.COLUMN_PX
+FRAME_WIDTH = FRAME_PX / 96  # inches (7.5)
+FRAME_DPI = 2 * 96
+FRAME_FONT = plots.BODY_TEXT_PX * 72 * FRAME_WIDTH / FRAME_PX  # points (12)
+FRAME_COLORS = 128  # palette of a frame's PNG
+FRAME_HEIGHT = 6.2  # inches of a four-panel frame: about 600 px on screen, with the slider in one view
 
 #: Default slider grids of the static (book) mode; the chapters pass their own sweep values.
 SINGLE_STEP_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, np.log10(3.0), 10))
@@ -140,11 +148,45 @@ def _mosaic(layout: list[list[str]], height: float):
     return fig, axes
 
 
+def finish_frame(fig, rename: dict | None = None):
+    """Set every text of a frame at least ``FRAME_FONT`` and merge the panels' legends into one legend
+    above the panels (outside the data); ``rename`` shortens legend labels. Returns ``fig``."""
+    from matplotlib.text import Text
+
+    for ax in fig.axes:
+        ax.tick_params(labelsize=FRAME_FONT)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.get_offset_text().set_fontsize(FRAME_FONT)
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < FRAME_FONT:
+            text.set_fontsize(FRAME_FONT)
+    plots.legend_outside(fig, fontsize=FRAME_FONT, rename=rename)
+    return fig
+
+
+def _short_axes(*axes) -> None:
+    """Shorter axis labels for the frames' large type: what a panel's title already says is not repeated."""
+    short = {"distillation step (Adam updates)": "distillation step", "digit accuracy (%)": "accuracy (%)",
+             "distillation loss KL (nats, log scale)": "KL loss (nats)"}
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            text = axis.get_label().get_text()
+            axis.get_label().set_text(short.get(text, text))
+
+
 def figure_png(fig) -> bytes:
-    """PNG bytes of a figure at the frame resolution."""
+    """PNG bytes of a figure at the frame resolution (twice the displayed pixels), in a palette of
+    ``FRAME_COLORS`` colours: a third of the bytes of full colour, with no visible difference in line art
+    (the book stores every frame of every grid in its pages)."""
+    from PIL import Image
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FRAME_DPI)
-    return buffer.getvalue()
+    fig.savefig(buffer, format="png", dpi=FRAME_DPI, facecolor="white")
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    image = image.quantize(colors=FRAME_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def _pm(values, scale: float = 1.0, digits: int = 1) -> str:
@@ -192,39 +234,40 @@ def single_step_frame(eps: float, config: Config | None = None, student_lrs: Seq
     check = single_step_check(config or default_config(), seed=seed, teacher_lr=float(eps), device=device,
                               student_lrs=np.asarray(STUDENT_LRS_SINGLE_STEP if student_lrs is None else student_lrs,
                                                      dtype=float))
-    fig, (ax, ratio_ax) = _figure(1, 2, height=3.1)
+    fig, (ax, ratio_ax) = _figure(1, 2, height=4.0)
     alpha = np.asarray(check.student_lrs)
     actual, predicted = np.asarray(check.actual_change), np.asarray(check.predicted_change)
-    ok = np.abs(predicted) >= RESOLUTION
+    ok = (np.abs(predicted) >= RESOLUTION) & (np.abs(actual) > 0)
+    falls = actual < 0
     shade = plots.INIT_COLORS["shared"]
-    ax.plot(alpha, predicted, color="#444444", label="first order: −α⟨Δθ_T, Δθ_S⟩")
-    ax.plot(alpha[ok], actual[ok], "o", color=shade, ms=4, label="measured")
-    ax.axhline(0, color="0.5", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=RESOLUTION)
+    # magnitudes on log-log axes; the sign of the measured change is the marker (no symlog axis)
+    ax.loglog(alpha, np.abs(predicted), color="#444444", label="first order −α⟨Δθ_T, Δθ_S⟩")
+    ax.loglog(alpha[ok & falls], -actual[ok & falls], "o", color=shade, ms=7, label="measured, L_T falls")
+    if (ok & ~falls).any():
+        ax.loglog(alpha[ok & ~falls], actual[ok & ~falls], "x", color="#D55E00", ms=8, mew=2,
+                  label="measured, L_T rises")
     ax.set_xlabel("student step size α")
-    ax.set_ylabel("change of trait loss L_T")
-    ax.set_title(f"ε = {check.teacher_lr:.1e}: cos(Δθ_T, Δθ_S) = {check.cos:.3f}")
+    ax.set_ylabel("|change of L_T| (nats)")
+    ax.set_title(f"teacher step ε = {check.teacher_lr:.2g}")
     ratio = np.where(ok, actual / np.where(predicted == 0, np.nan, predicted), np.nan)
-    ratio_ax.plot(alpha, np.clip(ratio, -1.0, 2.0), "o-", color=shade, ms=4)
+    ratio_ax.plot(alpha, np.clip(ratio, -1.0, 2.0), "o-", color=shade, ms=6)
     ratio_ax.axhline(1.0, color="#444444", lw=1, ls="--", label="first order exact")
     ratio_ax.set_xscale("log")
     ratio_ax.set_ylim(-1.05, 2.05)
     ratio_ax.set_xlabel("student step size α")
-    ratio_ax.set_ylabel("measured / first order (clipped)")
+    ratio_ax.set_ylabel("measured / first order")
+    ratio_ax.set_title("ratio (clipped to [−1, 2])")
     broken = analysis.breakdown_lr(check)
     if np.isfinite(broken):
         for a in (ax, ratio_ax):
-            a.axvline(broken, color="#D55E00", lw=1.2, ls=":")
-        ratio_ax.text(broken, 1.9, f" α·ε = {broken * check.teacher_lr:.2g}", color="#D55E00", fontsize=8,
-                      va="top")
+            a.axvline(broken, color="#D55E00", lw=1.5, ls=":",
+                      label=f"breaks down at α·ε = {broken * check.teacher_lr:.2g}")
         where = f"first order breaks down (>10 % off) at α = {broken:.3g}, α·ε = {broken * check.teacher_lr:.3g}"
     else:
         where = f"first order holds (within 10 %) up to the largest α = {alpha.max():.3g}"
-    ax.legend(frameon=False, fontsize=7.5, loc="lower left")
-    ratio_ax.legend(frameon=False, fontsize=7.5, loc="lower left")
     for a in (ax, ratio_ax):
         plots._style(a)
+    finish_frame(fig)
     caption = (f"ε = {check.teacher_lr:.3g}: cos(Δθ_T, Δθ_S) = {check.cos:.4f}, ⟨Δθ_T, Δθ_S⟩ = {check.inner:.3g}; "
                f"{where}")
     return Frame(figure_png(fig), caption)
@@ -242,19 +285,23 @@ def alignment_frame(tau: float, result: ExperimentResult, condition: str = "stud
     above = cos > tau
     rate = analysis.epoch_means(above, per_epoch)  # (N, E)
     gains = 100.0 * analysis.epoch_gains(result, condition, per_epoch)
-    fig, panels = _mosaic([["trace", "trace"], ["bars", "rel"]], height=5.4)
+    fig, panels = _mosaic([["trace", "trace"], ["bars", "rel"]], height=FRAME_HEIGHT)
     trace, bars, rel = panels["trace"], panels["bars"], panels["rel"]
     plots.plot_cosine_trace(result, [condition], window=window, per_epoch=per_epoch, ax=trace)
     trace.axhline(tau, color="#D55E00", lw=1.2, ls="--", label=f"τ = {tau:.4g}")
     plots.plot_fired_steps(above, trace, condition, text=f"{COSINE} > τ")
-    trace.legend(frameon=False, fontsize=7, loc="upper right")
+    trace.set_xlabel("distillation step")
     trace.set_title(f"{COSINE} per step, τ = {tau:.4g}")
     plots.plot_epoch_bars({condition: rate}, bars, "steps above τ (%)", scale=100.0)
     bars.set_ylim(0, 100)
     bars.set_title("share of steps above τ")
     plots.plot_epoch_relation(100.0 * rate, gains, rel, xlabel="steps above τ in the epoch (%)",
-                              ylabel="accuracy gained (points)", condition=condition)
+                              ylabel="accuracy gain (% points)", condition=condition)
     rel.set_title("per seed and epoch")
+    for line in rel.get_lines():  # the Pearson r goes into the title, not the frame's legend
+        if line.get_label().startswith("r = "):
+            rel.set_title(f"per seed and epoch: {line.get_label().split(' over ')[0]}")
+            line.set_label("_r")
     first, last = 100.0 * rate[:, 0].mean(), 100.0 * rate[:, -1].mean()
     flat = (100.0 * rate).ravel()
     relation = ""
@@ -264,6 +311,7 @@ def alignment_frame(tau: float, result: ExperimentResult, condition: str = "stud
     caption = (f"τ = {tau:.4g}: {COSINE} > τ on {100.0 * above.mean():.1f} % of steps "
                f"(epoch 1: {first:.1f} %, epoch {rate.shape[1]}: {last:.1f} %); mean {COSINE} = {cos.mean():.4f}"
                f"{relation} over {len(flat)} seed-epochs")
+    finish_frame(fig, rename={f"{COSINE} > τ (opacity: share of seeds)": f"{COSINE} > τ (shade: share of seeds)"})
     return Frame(figure_png(fig), caption)
 
 
@@ -299,20 +347,21 @@ def tau_frame(tau: float, config: Config | None = None, seeds=3, baseline: Exper
     names = ["student_aux", "projection"]
     per_epoch = analysis.steps_per_epoch(config)
     fired = np.asarray(projected["projection"].projected, dtype=bool)
-    fig, (trace, bars, acc, loss) = _figure(2, 2, height=5.4)
+    fig, (trace, bars, acc, loss) = _figure(2, 2, height=FRAME_HEIGHT)
     plots.plot_cosine_trace(both, names, window=window, per_epoch=per_epoch, ax=trace, band_kind="ci")
     trace.axhline(tau, color="#D55E00", lw=1.0, ls="--", label=f"τ = {tau:.4g}")
     plots.plot_fired_steps(fired, trace, "projection", text="projection fired")
-    trace.legend(frameon=False, fontsize=6.5, loc="upper right")
-    trace.set_title(f"{COSINE} before projection, τ = {tau:.4g}")
+    trace.set_title(f"{COSINE} before projection")
     plots.plot_epoch_bars({"projection": analysis.epoch_means(fired, per_epoch)}, bars, "steps projected (%)",
                           scale=100.0)
     bars.set_ylim(0, 100)
     bars.set_title("firing rate per epoch")
     plots.plot_accuracy_curves(both, names, per_epoch=per_epoch, ax=acc, band_kind="ci")
-    acc.legend(frameon=False, fontsize=7, loc="upper left")
+    acc.set_title("digit accuracy")
     plots.plot_loss_curves(both, names, per_epoch=per_epoch, ax=loss)  # log scale: band = range over seeds
-    loss.legend(frameon=False, fontsize=7, loc="upper right")
+    loss.set_title("distillation loss")
+    _short_axes(trace, acc, loss)
+    finish_frame(fig, rename={"projection fired (opacity: share of seeds)": "projection fired (shade: share of seeds)"})
     rate = analysis.epoch_means(fired, per_epoch)
     caption = (f"τ = {tau:.4g}: projection fired on {100.0 * fired.mean():.1f} % of steps (epoch 1: "
                f"{100.0 * rate[:, 0].mean():.1f} %, epoch {rate.shape[1]}: {100.0 * rate[:, -1].mean():.1f} %); "
@@ -341,19 +390,17 @@ def liminal_frame(scale: float, config: Config | None = None, seeds=3, baseline:
     both = _merge(scaled, seeds, (plain, "student_aux"), (liminal, "liminal"))
     names = ["student_aux", "liminal"]
     per_epoch = analysis.steps_per_epoch(config)
-    fig, (acc, trace, bars, loss) = _figure(2, 2, height=5.4)
+    fig, (acc, trace, bars, loss) = _figure(2, 2, height=FRAME_HEIGHT)
     plots.plot_accuracy_curves(both, names, per_epoch=per_epoch, ax=acc, band_kind="ci")
-    acc.legend(frameon=False, fontsize=7, loc="upper left", ncol=1)
-    acc.set_title(f"liminal scale s = {scale:g}")
+    acc.set_title(f"digit accuracy, s = {scale:g}")
     caption = (f"s = {scale:g}: accuracy {_pm(liminal['liminal'].accuracy, 100)} % vs plain student "
                f"{_pm(plain['student_aux'].accuracy, 100)} %")
     if liminal["liminal"].cosine is not None and plain["student_aux"].cosine is not None:
         plots.plot_cosine_trace(both, names, window=window, per_epoch=per_epoch, ax=trace, band_kind="ci")
-        trace.legend(frameon=False, fontsize=6.5, loc="upper right")
         trace.set_title(f"alignment {COSINE}")
         epochs = {n: analysis.epoch_means(both[n].cosine, per_epoch) for n in names}
-        plots.plot_epoch_bars(epochs, bars, f"mean {COSINE} in the epoch")
-        bars.legend(frameon=False, fontsize=7, loc="upper right")
+        plots.plot_epoch_bars(epochs, bars, f"mean {COSINE}")
+        bars.set_xlabel("epoch")
         bars.set_title(f"mean {COSINE} per epoch")
         caption += (f"; mean {COSINE} in epoch 1: {epochs['liminal'][:, 0].mean():.4f} vs plain "
                     f"{epochs['student_aux'][:, 0].mean():.4f}")
@@ -361,7 +408,9 @@ def liminal_frame(scale: float, config: Config | None = None, seeds=3, baseline:
         for ax in (trace, bars):
             ax.set_visible(False)
     plots.plot_loss_curves(both, names, per_epoch=per_epoch, ax=loss)  # log scale: band = range over seeds
-    loss.legend(frameon=False, fontsize=7, loc="upper right")
+    loss.set_title("distillation loss")
+    _short_axes(acc, trace, loss)
+    finish_frame(fig)
     return Frame(figure_png(fig), caption + f" ({len(seeds)} seeds)")
 
 
@@ -378,15 +427,22 @@ def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device
     config = (config or default_config()).replace(student_lr=float(lr), track_alignment=True)
     seeds = _seed_list(seeds)
     result = _run(config, seeds, LR_CONDITIONS, device, reuse=baseline)
-    fig, (trace, pos, mean, acc) = _figure(2, 2, height=5.2)
+    fig, (trace, pos, mean, acc) = _figure(2, 2, height=FRAME_HEIGHT)
     plots.plot_cosine_trace(result, LR_CONDITIONS, window=window, per_epoch=analysis.steps_per_epoch(config),
                             ax=trace, band_kind="ci")
-    trace.legend(frameon=False, fontsize=6.5, loc="upper right")
-    trace.set_title(f"{COSINE} per step, student lr = {lr:.2g}")
-    for ax, stat in ((pos, "frac_positive"), (mean, "mean_cosine"), (acc, "accuracy")):
+    trace.set_title(f"{COSINE}, student lr = {lr:.2g}")
+    _short_axes(trace)
+    for ax, stat, title in ((pos, "frac_positive", f"steps with {COSINE} > 0"), (mean, "mean_cosine",
+                            f"mean {COSINE}"), (acc, "accuracy", "final digit accuracy")):
         plots.plot_condition_stat(result, LR_CONDITIONS, stat, ax)
+        ax.set_title(title)
+        ax.set_xticklabels([plots.label(n).split(",")[0] for n in LR_CONDITIONS])
+    pos.set_ylabel("% of steps")
+    mean.set_ylabel(COSINE)
+    acc.set_ylabel("accuracy (%)")
     acc.set_ylim(0, 100)
     pos.set_ylim(0, 100)
+    finish_frame(fig)
     s, c = result["student_aux"], result["cross_aux"]
     caption = (f"student lr = {lr:.3g}: {COSINE} > 0 on {_pm(s.frac_positive, 100)} % of steps (shared init) vs "
                f"{_pm(c.frac_positive, 100)} % (cross init); mean {COSINE} {_pm(s.mean_cosine, 1, 4)} vs "
@@ -430,7 +486,7 @@ def _explorer(grid: Sequence[float], render: Callable[[float], Frame], *, descri
         return memo[value]
 
     start = float(initial) if initial is not None and float(initial) in grid else grid[0]
-    image_layout = dict(width="100%", max_width=f"{int(FRAME_WIDTH * FRAME_DPI)}px", height="auto")
+    image_layout = dict(width="100%", max_width=f"{FRAME_PX}px", height="auto")
 
     def caption_widget(frame: Frame):
         caption = widgets.HTML(f"<small>{html.escape(frame.caption)}</small>")
