@@ -141,6 +141,13 @@ def declaration(spec: StudentCondition | None) -> dict | None:
     return None if spec is None else dataclasses.asdict(spec)
 
 
+def _spec_text(spec: StudentCondition) -> str:
+    """``StudentCondition(init='cross', outputs='all')``: the parts that differ from the defaults."""
+    parts = [f"{f.name}={getattr(spec, f.name)!r}" for f in dataclasses.fields(spec)
+             if getattr(spec, f.name) != f.default]
+    return f"StudentCondition({', '.join(parts)})"
+
+
 def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCondition | None]:
     """Condition names (and ``(name, StudentCondition)`` pairs) -> {name: spec}, None for teacher/reference.
 
@@ -153,13 +160,15 @@ def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCon
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], StudentCondition):
             name, spec = item
             if not isinstance(name, str) or not name.strip():
-                raise ValueError(f"a custom condition needs a name, e.g. ('my_student', {spec}); got {name!r}")
+                raise ValueError(f"a custom condition needs a name, e.g. ('my_student', "
+                                 f"{_spec_text(spec)}); got {name!r}")
             if name in RESERVED_NAMES:
                 raise ValueError(f"condition name {name!r} is reserved for the {name}; give your "
-                                 f"StudentCondition another name, e.g. ('my_{name}', {spec})")
+                                 f"StudentCondition another name, e.g. ('my_{name}', {_spec_text(spec)})")
             if name in STUDENT_CONDITIONS and spec != STUDENT_CONDITIONS[name]:
-                raise ValueError(f"condition name {name!r} is the built-in {STUDENT_CONDITIONS[name]}; give your "
-                                 f"condition another name, e.g. ('my_{name}', {spec})")
+                raise ValueError(f"condition name {name!r} is the built-in "
+                                 f"{_spec_text(STUDENT_CONDITIONS[name])}; give your condition another "
+                                 f"name, e.g. ('my_{name}', {_spec_text(spec)})")
         elif isinstance(item, str) and (item in STUDENT_CONDITIONS or item in ("teacher", "reference")):
             name, spec = item, STUDENT_CONDITIONS.get(item)
         else:

@@ -197,19 +197,20 @@ def test_built_in_and_reserved_names_cannot_be_redeclared():
     for conditions, message in [
         (
             [("student_aux", cross_all)],
-            f"condition name 'student_aux' is the built-in {SC()}; give your condition "
-            f"another name, e.g. ('my_student_aux', {cross_all})",
+            "condition name 'student_aux' is the built-in StudentCondition(); give your "
+            "condition another name, e.g. ('my_student_aux', "
+            "StudentCondition(init='cross', outputs='all'))",
         ),
         (
-            [("teacher", SC())],
+            [("teacher", SC(liminal=True))],
             "condition name 'teacher' is reserved for the teacher; give your "
-            "StudentCondition "
-            f"another name, e.g. ('my_teacher', {SC()})",
+            "StudentCondition another name, e.g. ('my_teacher', "
+            "StudentCondition(liminal=True))",
         ),
         (
             [("reference", SC())],
-            f"condition name 'reference' is reserved for the reference; give your "
-            f"StudentCondition another name, e.g. ('my_reference', {SC()})",
+            "condition name 'reference' is reserved for the reference; give your "
+            "StudentCondition another name, e.g. ('my_reference', StudentCondition())",
         ),
     ]:
         with pytest.raises(ValueError) as info:
