@@ -197,8 +197,8 @@ def test_built_in_and_reserved_names_cannot_be_redeclared():
     for conditions, message in [
         (
             [("student_aux", cross_all)],
-            "condition name 'student_aux' is the built-in StudentCondition(); give your "
-            "condition another name, e.g. ('my_student_aux', "
+            "condition name 'student_aux' is the built-in StudentCondition(); "
+            "give your condition another name, e.g. ('my_student_aux', "
             "StudentCondition(init='cross', outputs='all'))",
         ),
         (
@@ -546,16 +546,23 @@ def test_the_library_bounds_seed_counts_in_the_estimate():
 
 
 STDOUT_DRIVER = """
-    import sys
+    import sys, types
     import numpy as np
-    import subliminal.experiments as experiments
-    from subliminal import __main__ as cli
     from subliminal.config import Config
     from subliminal.results import ConditionResult, ExperimentResult
 
     result = ExperimentResult(config=Config.fast(), seeds=[0, 1], conditions={
         "teacher": ConditionResult(accuracy=np.array([0.9, 0.8]))})
+    # the run is stubbed, so the modules that need PyTorch are too (a second, not 20)
+    sys.modules["torch"] = types.ModuleType("torch")
+    experiments = types.ModuleType("subliminal.experiments")
+    experiments.ALL_CONDITIONS = ("teacher",)
     experiments.run_experiment = lambda *a, **k: result
+    data = types.ModuleType("subliminal.data")
+    data.DataUnavailableError, data.data_root = RuntimeError, lambda: None
+    sys.modules.update({"subliminal.experiments": experiments, "subliminal.data": data})
+    from subliminal import __main__ as cli
+    cli._device = lambda requested: "cpu"
     sys.exit(cli.main(["reproduce", "--fast", "--seeds", "2", "--json", sys.argv[1]]))
 """
 
