@@ -132,17 +132,18 @@ def seed_list(seeds: int | Iterable[int]) -> list[int]:
     return out
 
 
-#: Names a custom ``(name, StudentCondition)`` cannot take: the two models that are not students.
+#: Names a custom ``(name, StudentCondition)`` cannot take: the two non-students.
 RESERVED_NAMES = ("teacher", "reference")
 
 
 def declaration(spec: StudentCondition | None) -> dict | None:
-    """What a condition is, as data (its parts; None for the teacher and the reference): what reuse compares."""
+    """What a condition is, as data: its parts (None for the teacher and the
+    reference). This, not the name, is what ``reuse`` compares."""
     return None if spec is None else dataclasses.asdict(spec)
 
 
 def _spec_text(spec: StudentCondition) -> str:
-    """``StudentCondition(init='cross', outputs='all')``: the parts that differ from the defaults."""
+    """``StudentCondition(init='cross', outputs='all')``: the non-default parts."""
     parts = [f"{f.name}={getattr(spec, f.name)!r}" for f in dataclasses.fields(spec)
              if getattr(spec, f.name) != f.default]
     return f"StudentCondition({', '.join(parts)})"
@@ -151,8 +152,8 @@ def _spec_text(spec: StudentCondition) -> str:
 def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCondition | None]:
     """Condition names (and ``(name, StudentCondition)`` pairs) -> {name: spec}, None for teacher/reference.
 
-    A pair cannot take a reserved name (teacher, reference) nor a built-in condition's name with
-    another definition: a name always means one condition."""
+    A pair cannot take a reserved name (teacher, reference) nor a built-in
+    condition's name with another definition: a name always means one condition."""
     if isinstance(conditions, (str, bytes)) or not isinstance(conditions, Iterable):
         raise ValueError(f"conditions must be a list of names, e.g. ['teacher', 'student_aux']; got {conditions!r}")
     out: dict[str, StudentCondition | None] = {}
@@ -163,11 +164,13 @@ def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCon
                 raise ValueError(f"a custom condition needs a name, e.g. ('my_student', "
                                  f"{_spec_text(spec)}); got {name!r}")
             if name in RESERVED_NAMES:
-                raise ValueError(f"condition name {name!r} is reserved for the {name}; give your "
-                                 f"StudentCondition another name, e.g. ('my_{name}', {_spec_text(spec)})")
-            if name in STUDENT_CONDITIONS and spec != STUDENT_CONDITIONS[name]:
+                raise ValueError(f"condition name {name!r} is reserved for the {name}; "
+                                 "give your StudentCondition another name, e.g. "
+                                 f"('my_{name}', {_spec_text(spec)})")
+            builtin = STUDENT_CONDITIONS.get(name)
+            if builtin is not None and spec != builtin:
                 raise ValueError(f"condition name {name!r} is the built-in "
-                                 f"{_spec_text(STUDENT_CONDITIONS[name])}; give your condition another "
+                                 f"{_spec_text(builtin)}; give your condition another "
                                  f"name, e.g. ('my_{name}', {_spec_text(spec)})")
         elif isinstance(item, str) and (item in STUDENT_CONDITIONS or item in ("teacher", "reference")):
             name, spec = item, STUDENT_CONDITIONS.get(item)
@@ -234,8 +237,8 @@ def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: I
     from .store import lookup
 
     if not isinstance(config, Config):
-        raise ValueError(f"config must be a subliminal.Config, e.g. Config.fast(); got {type(config).__name__} "
-                         f"{config!r:.40}")
+        raise ValueError("config must be a subliminal.Config, e.g. Config.fast(); "
+                         f"got {type(config).__name__} {config!r:.40}")
     seeds, specs, device = seed_list(seeds), condition_specs(conditions), resolve_device(device)
     payload = lookup("experiment", _experiment_key(config, seeds, specs, device))
     if payload is None:
@@ -259,20 +262,23 @@ def _result(config: Config, seeds: list[int], payload: dict) -> ExperimentResult
 
 
 def _holds(result: ExperimentResult, config: Config, seeds: list[int], specs: dict) -> bool:
-    """True when ``result`` was run with ``config`` and holds ``seeds`` and the conditions ``specs``: the same
-    declaration (all its parts) under the same name, not merely the name. A run that tracked alignment also
-    answers for one that does not (the probes never change the training)."""
+    """True when ``result`` was run with ``config`` and holds ``seeds`` and the
+    conditions ``specs``: the same declaration (all its parts) under the same name, not
+    merely the name. A run that tracked alignment also answers for one that does not
+    (the probes never change the training)."""
     same = result.config == config or (result.config.track_alignment and not config.track_alignment
                                         and result.config == config.replace(track_alignment=True))
     declared = _declarations(result)
     return (same and set(seeds) <= set(result.seeds)
-            and all(name in result.conditions and name in declared and declared[name] == declaration(spec)
+            and all(name in result.conditions and name in declared
+                    and declared[name] == declaration(spec)
                     for name, spec in specs.items()))
 
 
 def _declarations(result: ExperimentResult) -> dict:
-    """{name: declaration} of what ``result`` holds: as recorded, else what a name can only mean (a reserved
-    or built-in name cannot be redeclared); a custom condition without a record is unknown, so never reused."""
+    """{name: declaration} of what ``result`` holds: as recorded, else what a name can
+    only mean (a reserved or built-in name cannot be redeclared); a custom condition
+    without a record is unknown, so never reused."""
     recorded = getattr(result, "declarations", None)
     if recorded is not None:
         return dict(recorded)
