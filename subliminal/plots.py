@@ -24,13 +24,14 @@ CONDITION_LABELS: dict[str, str] = {name: c.label for name, c in CONDITIONS.item
 INIT_COLORS = {"shared": CONDITION_COLORS["student_aux"], "cross": CONDITION_COLORS["cross_aux"]}
 WIDTH = 7.5  # inches: the width of the book's text column at readable font sizes
 
-# What a reader sees. At a 1280 px window the built book shows a figure at most COLUMN_PX CSS px
-# wide (its output area in the content column) and sets its body text at BODY_TEXT_PX
-# (tests/test_rendered_pages.py measures both on the built book). A chapter figure is a PNG
-# of FIGURE_DPI pixels per inch (matplotlib-inline, bbox_inches="tight"), scaled down to the
-# column: at WIDTH inches one point of text shows as about COLUMN_PX / (72 * 7.7) = 1.2 CSS
-# px, so FONT_SMALL points show at 13 px and FONT at 14.5 px, never below MIN_TEXT_PX.
-# tests/test_figure_style.py checks every figure against these numbers.
+# What a reader sees. At a 1280 px window the built book shows a figure at most
+# COLUMN_PX CSS px wide (its output area in the content column) and sets its body
+# text at BODY_TEXT_PX (tests/test_rendered_pages.py measures both on the built
+# book). A chapter figure is a PNG of FIGURE_DPI pixels per inch (matplotlib-inline,
+# bbox_inches="tight"), scaled down to the column: at WIDTH inches a point of text
+# shows as about COLUMN_PX / (72 * 7.7) = 1.2 CSS px, so FONT_SMALL points show at
+# 13 px and FONT at 14.5 px, never below MIN_TEXT_PX. tests/test_figure_style.py
+# checks every figure against these numbers.
 COLUMN_PX = 672
 BODY_TEXT_PX = 16
 FIGURE_DPI = 110
@@ -83,11 +84,13 @@ _TEX = re.compile(r"\\[A-Za-z]+|[_^{}]")
 
 
 def legend_outside(fig, fontsize: float | None = None, rename: dict | None = None):
-    """Replace the legends of ``fig``'s axes by one figure legend above all panels, outside the data.
+    """Replace the legends of ``fig``'s axes by one figure legend above all panels,
+    outside the data.
 
-    Entries are merged by label (a condition drawn in several panels is listed once, without its
-    "(15-step average)" suffix); ``rename`` maps a label to a shorter one. The legend takes as many columns as
-    fit the figure's width. Returns the legend (None when no axes has labelled artists).
+    Entries are merged by label (a condition drawn in several panels is listed once,
+    without its "(15-step average)" suffix); ``rename`` maps a label to a shorter one.
+    The legend takes as many columns as fit the figure's width. Returns the legend
+    (None when no axes has labelled artists).
     """
     for old in list(fig.legends):
         old.remove()
@@ -100,23 +103,34 @@ def legend_outside(fig, fontsize: float | None = None, rename: dict | None = Non
     plain = {text for _, text in pairs}
     entries: dict[str, object] = {}
     for handle, text in pairs:
-        if _AVERAGE.sub("", text) in plain:  # the condition is listed without "(15-step average)" elsewhere
+        if _AVERAGE.sub("", text) in plain:  # also listed without "(15-step average)"
             text = _AVERAGE.sub("", text)
         entries.setdefault((rename or {}).get(text, text), handle)
     if not entries:
         return None
     size = fontsize or FONT_SMALL
     # inches per entry: text (a TeX command counts as one character), marker and gap
-    widths = [(len(_TEX.sub("x", text).replace("$", "")) * 0.58 + 3.6) * size / 72 for text in entries]
+    widths = [
+        (len(_TEX.sub("x", text).replace("$", "")) * 0.58 + 3.6) * size / 72
+        for text in entries
+    ]
     ncol = 1
-    for n in range(len(widths), 0, -1):  # the most columns that fit (the legend fills column by column)
+    for n in range(len(widths), 0, -1):  # the most columns that fit, filled by column
         rows = -(-len(widths) // n)
-        if sum(max(widths[c * rows:(c + 1) * rows]) for c in range(n) if widths[c * rows:(c + 1) * rows]) \
-                <= 0.98 * fig.get_figwidth():
+        columns = [widths[c * rows : (c + 1) * rows] for c in range(n)]
+        if sum(max(c) for c in columns if c) <= 0.98 * fig.get_figwidth():
             ncol = n
             break
-    return fig.legend(list(entries.values()), list(entries), loc="outside upper center", ncol=ncol,
-                      frameon=False, fontsize=size, handlelength=1.8, columnspacing=1.2)
+    return fig.legend(
+        list(entries.values()),
+        list(entries),
+        loc="outside upper center",
+        ncol=ncol,
+        frameon=False,
+        fontsize=size,
+        handlelength=1.8,
+        columnspacing=1.2,
+    )
 
 
 def _epoch_lines(ax, n_steps: int, per_epoch: int | None) -> None:
@@ -189,7 +203,10 @@ def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=
         ax.errorbar(mean, y, xerr=half, fmt="|", ms=16, mew=2.2, color="black", elinewidth=1.5, capsize=4,
                     zorder=3)
     ax.axvline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
-    ax.text(CHANCE, len(names) - 0.4, " chance", color="#666666", fontsize=FONT_SMALL, va="bottom")
+    ax.text(
+        CHANCE, len(names) - 0.4, " chance", color="#666666", fontsize=FONT_SMALL,
+        va="bottom",
+    )
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels([label(n) for n in reversed(names)])
     ax.set_ylim(-0.6, len(names) - 0.2)
@@ -680,7 +697,9 @@ def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=No
         lam = [liminal_lambda(s / n_steps, lam0, config.tau2) for s in steps]
         ax.plot(steps, lam, color=shades[k % len(shades)], lw=2, label=rf"$\lambda_0 = {lam0:g}$")
     ax.axvline(config.tau2 * n_steps, color="#555555", lw=0.8, ls="--")
-    ax.text(config.tau2 * n_steps, 1.03, r" $t = \tau_2$", fontsize=FONT_SMALL, va="bottom")
+    ax.text(
+        config.tau2 * n_steps, 1.03, r" $t = \tau_2$", fontsize=FONT_SMALL, va="bottom"
+    )
     _epoch_lines(ax, n_steps, per_epoch)
     ax.set_ylim(0, 1.12)
     ax.set_xlim(0, n_steps)
@@ -749,7 +768,9 @@ def plot_projection_controls(result, conditions: Sequence[str], rows: slice | No
                width=0.38, hatch="//", alpha=0.55, label="digit head restored to its init")
     ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
     ax.set_xticks(x)
-    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in conditions], fontsize=FONT_SMALL)
+    ax.set_xticklabels(
+        [label(n).replace(", ", ",\n") for n in conditions], fontsize=FONT_SMALL
+    )
     ax.set_ylim(0, 100)
     ax.set_ylabel("digit accuracy (%)")
     ax.legend(frameon=False, loc="upper right")
@@ -912,7 +933,9 @@ def plot_condition_stat(result, conditions: Sequence[str], stat: str, ax):
         ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x)
-    ax.set_xticklabels([label(n).replace(", ", ",\n") for n in names], fontsize=FONT_SMALL)
+    ax.set_xticklabels(
+        [label(n).replace(", ", ",\n") for n in names], fontsize=FONT_SMALL
+    )
     ax.set_ylabel(ylabel)
     _style(ax)
     return ax.figure

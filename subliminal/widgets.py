@@ -57,16 +57,17 @@ from .config import Config, fast_mode
 from .results import ExperimentResult, mean_ci
 
 STATIC_ENV = "SUBLIMINAL_STATIC_WIDGETS"
-#: A frame is shown FRAME_PX CSS pixels wide (the image's max-width: the content column at 1280 px), from a
-#: PNG of twice as many pixels (sharp on high-density screens). At FRAME_WIDTH inches one point of text is
-#: 96 / 72 CSS px at display size, so FRAME_FONT points show at the book's body text size, and every text
-#: of a frame is set at least that large (tests/test_figure_style.py checks it).
+#: A frame is shown FRAME_PX CSS pixels wide (the image's max-width: the figure width
+#: of the content column at 1280 px), from a PNG of twice as many pixels (sharp on
+#: high-density screens). At FRAME_WIDTH inches one point of text is 96 / 72 CSS px
+#: at display size, so FRAME_FONT points show at the book's body text size, and every
+#: text of a frame is set at least that large (tests/test_figure_style.py checks it).
 FRAME_PX = plots.COLUMN_PX
 FRAME_WIDTH = FRAME_PX / 96  # inches (7.5)
 FRAME_DPI = 2 * 96
 FRAME_FONT = plots.BODY_TEXT_PX * 72 * FRAME_WIDTH / FRAME_PX  # points (12)
 FRAME_COLORS = 128  # palette of a frame's PNG
-FRAME_HEIGHT = 6.2  # inches of a four-panel frame: about 600 px on screen, with the slider in one view
+FRAME_HEIGHT = 6.2  # inches of a four-panel frame: 595 px, one screen with its slider
 
 #: Default slider grids of the static (book) mode; the chapters pass their own sweep values.
 SINGLE_STEP_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-4, np.log10(3.0), 10))
@@ -149,8 +150,9 @@ def _mosaic(layout: list[list[str]], height: float):
 
 
 def finish_frame(fig, rename: dict | None = None):
-    """Set every text of a frame at least ``FRAME_FONT`` and merge the panels' legends into one legend
-    above the panels (outside the data); ``rename`` shortens legend labels. Returns ``fig``."""
+    """Set every text of a frame at least ``FRAME_FONT`` and merge the panels' legends
+    into one legend above the panels (outside the data); ``rename`` shortens legend
+    labels. Returns ``fig``."""
     from matplotlib.text import Text
 
     for ax in fig.axes:
@@ -165,9 +167,12 @@ def finish_frame(fig, rename: dict | None = None):
 
 
 def _short_axes(*axes) -> None:
-    """Shorter axis labels for the frames' large type: what a panel's title already says is not repeated."""
-    short = {"distillation step (Adam updates)": "distillation step", "digit accuracy (%)": "accuracy (%)",
-             "distillation loss KL (nats, log scale)": "KL loss (nats)"}
+    """Shorter axis labels for the frames' large type (panel titles say the rest)."""
+    short = {
+        "distillation step (Adam updates)": "distillation step",
+        "digit accuracy (%)": "accuracy (%)",
+        "distillation loss KL (nats, log scale)": "KL loss (nats)",
+    }
     for ax in axes:
         for axis in (ax.xaxis, ax.yaxis):
             text = axis.get_label().get_text()
@@ -175,15 +180,17 @@ def _short_axes(*axes) -> None:
 
 
 def figure_png(fig) -> bytes:
-    """PNG bytes of a figure at the frame resolution (twice the displayed pixels), in a palette of
-    ``FRAME_COLORS`` colours: a third of the bytes of full colour, with no visible difference in line art
-    (the book stores every frame of every grid in its pages)."""
+    """PNG bytes of a figure at the frame resolution (twice the displayed pixels), in a
+    palette of ``FRAME_COLORS`` colours: a third of the bytes of full colour, with no
+    visible difference in line art (a page stores every frame of its grid)."""
     from PIL import Image
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=FRAME_DPI, facecolor="white")
     image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    image = image.quantize(colors=FRAME_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    image = image.quantize(
+        colors=FRAME_COLORS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
     out = io.BytesIO()
     image.save(out, format="png", optimize=True)
     return out.getvalue()
@@ -240,11 +247,14 @@ def single_step_frame(eps: float, config: Config | None = None, student_lrs: Seq
     ok = (np.abs(predicted) >= RESOLUTION) & (np.abs(actual) > 0)
     falls = actual < 0
     shade = plots.INIT_COLORS["shared"]
-    # magnitudes on log-log axes; the sign of the measured change is the marker (no symlog axis)
-    ax.loglog(alpha, np.abs(predicted), color="#444444", label="first order −α⟨Δθ_T, Δθ_S⟩")
-    ax.loglog(alpha[ok & falls], -actual[ok & falls], "o", color=shade, ms=7, label="measured, L_T falls")
-    if (ok & ~falls).any():
-        ax.loglog(alpha[ok & ~falls], actual[ok & ~falls], "x", color="#D55E00", ms=8, mew=2,
+    # magnitudes on log-log axes; the sign of the measured change is the marker
+    first = "first order −α⟨Δθ_T, Δθ_S⟩"
+    ax.loglog(alpha, np.abs(predicted), color="#444444", label=first)
+    down, up = ok & falls, ok & ~falls
+    falls_label = "measured, L_T falls"
+    ax.loglog(alpha[down], -actual[down], "o", color=shade, ms=7, label=falls_label)
+    if up.any():
+        ax.loglog(alpha[up], actual[up], "x", color="#D55E00", ms=8, mew=2,
                   label="measured, L_T rises")
     ax.set_xlabel("student step size α")
     ax.set_ylabel("|change of L_T| (nats)")
@@ -298,7 +308,7 @@ def alignment_frame(tau: float, result: ExperimentResult, condition: str = "stud
     plots.plot_epoch_relation(100.0 * rate, gains, rel, xlabel="steps above τ in the epoch (%)",
                               ylabel="accuracy gain (% points)", condition=condition)
     rel.set_title("per seed and epoch")
-    for line in rel.get_lines():  # the Pearson r goes into the title, not the frame's legend
+    for line in rel.get_lines():  # the Pearson r goes into the title, not the legend
         if line.get_label().startswith("r = "):
             rel.set_title(f"per seed and epoch: {line.get_label().split(' over ')[0]}")
             line.set_label("_r")
@@ -311,7 +321,8 @@ def alignment_frame(tau: float, result: ExperimentResult, condition: str = "stud
     caption = (f"τ = {tau:.4g}: {COSINE} > τ on {100.0 * above.mean():.1f} % of steps "
                f"(epoch 1: {first:.1f} %, epoch {rate.shape[1]}: {last:.1f} %); mean {COSINE} = {cos.mean():.4f}"
                f"{relation} over {len(flat)} seed-epochs")
-    finish_frame(fig, rename={f"{COSINE} > τ (opacity: share of seeds)": f"{COSINE} > τ (shade: share of seeds)"})
+    shade = f"{COSINE} > τ (shade: share of seeds)"
+    finish_frame(fig, rename={f"{COSINE} > τ (opacity: share of seeds)": shade})
     return Frame(figure_png(fig), caption)
 
 
@@ -361,7 +372,8 @@ def tau_frame(tau: float, config: Config | None = None, seeds=3, baseline: Exper
     plots.plot_loss_curves(both, names, per_epoch=per_epoch, ax=loss)  # log scale: band = range over seeds
     loss.set_title("distillation loss")
     _short_axes(trace, acc, loss)
-    finish_frame(fig, rename={"projection fired (opacity: share of seeds)": "projection fired (shade: share of seeds)"})
+    shade = "projection fired (shade: share of seeds)"
+    finish_frame(fig, rename={"projection fired (opacity: share of seeds)": shade})
     rate = analysis.epoch_means(fired, per_epoch)
     caption = (f"τ = {tau:.4g}: projection fired on {100.0 * fired.mean():.1f} % of steps (epoch 1: "
                f"{100.0 * rate[:, 0].mean():.1f} %, epoch {rate.shape[1]}: {100.0 * rate[:, -1].mean():.1f} %); "
@@ -432,8 +444,12 @@ def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device
                             ax=trace, band_kind="ci")
     trace.set_title(f"{COSINE}, student lr = {lr:.2g}")
     _short_axes(trace)
-    for ax, stat, title in ((pos, "frac_positive", f"steps with {COSINE} > 0"), (mean, "mean_cosine",
-                            f"mean {COSINE}"), (acc, "accuracy", "final digit accuracy")):
+    panels = (
+        (pos, "frac_positive", f"steps with {COSINE} > 0"),
+        (mean, "mean_cosine", f"mean {COSINE}"),
+        (acc, "accuracy", "final digit accuracy"),
+    )
+    for ax, stat, title in panels:
         plots.plot_condition_stat(result, LR_CONDITIONS, stat, ax)
         ax.set_title(title)
         ax.set_xticklabels([plots.label(n).split(",")[0] for n in LR_CONDITIONS])

@@ -51,7 +51,10 @@ def browser():
                     "`apt-get install -y chromium`)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        # scroll bars drawn as a reader's browser draws them (Playwright hides them by default):
+        # tests/test_rendered_pages.py checks that wide blocks show one
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                             ignore_default_args=["--hide-scrollbars"])
         yield browser
         browser.close()
 

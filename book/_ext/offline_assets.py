@@ -30,9 +30,10 @@ import re
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
-# one output area that holds nothing but a widget view (myst-nb's HTML for a displayed widget)
+# an output area that holds nothing but a widget view (myst-nb's HTML for a widget)
 VIEW_OUTPUT = re.compile(
-    r'<div class="output text_html">\s*<script type="application/vnd\.jupyter\.widget-view\+json">'
+    r'<div class="output text_html">\s*'
+    r'<script type="application/vnd\.jupyter\.widget-view\+json">'
     r"(?P<json>.*?)</script>\s*</div>",
     re.S,
 )
@@ -67,8 +68,8 @@ def _progress_ids(state: dict) -> set[str]:
 
 
 def drop_progress_bars(body: str, state: dict) -> tuple[str, int]:
-    """``body`` without the output areas that show only a progress bar; and the number of other widget
-    views left in it."""
+    """``body`` without the output areas that show only a progress bar, and the number
+    of other widget views left in it."""
     progress = _progress_ids(state)
 
     def keep_or_drop(match: re.Match) -> str:
@@ -98,7 +99,8 @@ def _widgets_only_where_shown(app, pagename, templatename, context, doctree) -> 
     context["script_files"] = [
         asset
         for asset in scripts
-        if not _is_state(asset) and str(getattr(asset, "filename", asset)) not in manager
+        if not _is_state(asset)
+        and str(getattr(asset, "filename", asset)) not in manager
     ]
 
 
