@@ -55,6 +55,8 @@ def _kind(name: Any, values: list) -> str:
                     and not math.isnan(v)]
     if not numbers_only or len(numbers_only) < len([v for v in values if v == v and v is not None]):
         return "text"
+    if "%" in str(name):  # a percentage, "steps cos>0 (%)" included
+        return "fixed"
     if "cos" in str(name).lower():
         return "sci"
     if all(float(v).is_integer() for v in numbers_only):
@@ -82,8 +84,8 @@ def readable(table: Any, digits: int = 1, formats: dict[str, str] | None = None)
     """A pandas ``Styler`` of ``table`` (DataFrame or Series) formatted for reading.
 
     Each column gets a kind, unless ``formats`` names one for it (a kind of :data:`KINDS` or a
-    format string like ``"{:.3g}"``): a column whose name contains "cos" is written in scientific
-    notation with two significant digits; a column of whole numbers as integers (``512``, not
+    format string like ``"{:.3g}"``): a percentage (a "%" in the name) with ``digits`` decimals;
+    another column whose name contains "cos" in scientific notation with two significant digits; a column of whole numbers as integers (``512``, not
     ``512.0000``); other numbers with ``digits`` decimals, never as ``-0.0``; NaN as a dash.
     Numeric row and column labels are written with ``{:g}`` (``0.0003``, ``512``).
     """
@@ -103,11 +105,13 @@ def readable(table: Any, digits: int = 1, formats: dict[str, str] | None = None)
         if kind not in KINDS and "{" not in kind:
             raise ValueError(f"readable: format {kind!r} for {column!r} is neither one of {KINDS} "
                              "nor a format string like '{:.3g}'")
-        styler = styler.format(lambda v, kind=kind: _cell(v, kind, digits), subset=[column])
+        styler = styler.format(lambda v, kind=kind: _cell(v, kind, digits), subset=[column],
+                               escape="html")
     def label(v: Any) -> Any:
         return f"{v:g}" if isinstance(v, float) else v
 
-    return styler.format_index(label, axis=0).format_index(label, axis=1)
+    styler = styler.format_index(label, axis=0, escape="html")
+    return styler.format_index(label, axis=1, escape="html")  # "<Δθ_T, Δθ_S>" is no tag
 
 
 __all__ = ["KINDS", "Source", "readable", "show_source"]
