@@ -62,4 +62,4 @@ def test_run_minutes_records_and_recalls_a_compute_time(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="finite number of minutes"):
         book.run_minutes("main-run", key, float("nan"))
     assert book.minutes_text(2.46) == "2.5 minutes"
-    assert book.minutes_text(float("nan")) == "not measured in this build"
+    assert book.minutes_text(float("nan")) == "an unmeasured time"
