@@ -337,8 +337,8 @@ def test_citations_do_not_repeat_the_author(path):
 
 
 def backtick_fence_problems(markdown: str) -> list[str]:
-    """A backtick fence whose info string holds a backtick is no fence in CommonMark: a
-    role in a directive's title (```{admonition} ... {cite:t}`x`) breaks the directive."""
+    """A backtick fence whose info string holds a backtick is no fence in CommonMark:
+    a role in a directive's title (```{admonition} A {cite:t}`x`) breaks it."""
     return [
         line.strip()[:60]
         for line in markdown.split("\n")
@@ -356,3 +356,16 @@ def test_directive_titles_hold_no_backticks(path):
     problems = [p for text in texts for p in backtick_fence_problems(text)]
     assert not problems, f"{path.name}: {problems[:5]}"
     assert backtick_fence_problems("```{admonition} A {cite:t}`x`\nbody\n```")
+
+
+@pytest.mark.parametrize("path", _pages(), ids=lambda p: p.name)
+def test_no_prose_line_starts_with_a_percent_sign(path):
+    """MyST reads a line that starts with % as a comment and drops it: a wrapped
+    "55.3\n% of the steps" loses its whole line on the page."""
+    if path.suffix == ".ipynb":
+        cells = nbformat.read(path, as_version=4).cells
+        texts = [c.source for c in cells if c.cell_type == "markdown"]
+    else:
+        texts = [path.read_text()]
+    lines = [ln for text in texts for ln in text.split("\n") if ln.startswith("%")]
+    assert not lines, f"{path.name}: lines MyST drops as comments: {lines[:3]}"
