@@ -30,9 +30,10 @@ WIDTH = 7.5  # inches: the width of the book's text column at readable font size
 # book). A chapter figure is a PNG of FIGURE_DPI pixels per inch (matplotlib-inline,
 # bbox_inches="tight"), scaled down to the column: at WIDTH inches a point of text
 # shows as about COLUMN_PX / (72 * 7.7) = 1.2 CSS px, so FONT_SMALL points show at
-# 13 px and FONT at 14.5 px, never below MIN_TEXT_PX. tests/test_figure_style.py
-# checks every figure against these numbers.
-COLUMN_PX = 672
+# 13 px and FONT at 14.3 px, never below MIN_TEXT_PX. tests/test_figure_style.py
+# checks every figure against these numbers. (660 px: a browser with classic scroll
+# bars, as on Linux and Windows; 672 px with overlay scroll bars.)
+COLUMN_PX = 660
 BODY_TEXT_PX = 16
 FIGURE_DPI = 110
 FONT_SMALL = 11  # pt: tick labels, legends, annotations

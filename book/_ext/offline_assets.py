@@ -95,13 +95,13 @@ def _widgets_only_where_shown(app, pagename, templatename, context, doctree) -> 
     context["body"], views = drop_progress_bars(context["body"], state)
     if views:
         return
-    manager = set(app.config.nb_ipywidgets_js)
-    context["script_files"] = [
-        asset
-        for asset in scripts
-        if not _is_state(asset)
-        and str(getattr(asset, "filename", asset)) not in manager
-    ]
+    manager = set(app.config.nb_ipywidgets_js)  # paths below _static/ (the builder adds it)
+
+    def wanted(asset) -> bool:
+        name = str(getattr(asset, "filename", asset) or "").removeprefix("_static/")
+        return not _is_state(asset) and name not in manager
+
+    context["script_files"] = [asset for asset in scripts if wanted(asset)]
 
 
 def _one_header(app, config) -> None:
