@@ -42,21 +42,35 @@ LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 
 
 
-@pytest.fixture(scope="session")
-def browser():
+_SESSION: dict = {}
+
+
+def _chromium():
+    """The session's one chromium: Playwright's sync API runs one instance per thread, and
+    tests/test_rendered_pages.py shares it (it imports the ``browser`` fixture)."""
+    if "browser" in _SESSION:
+        return _SESSION["browser"]
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):  # CI must run the browser test, never skip it silently
             pytest.fail(f"{CHROMIUM} is missing in CI (`make browser` installs it with apt-get)")
         pytest.skip(f"{CHROMIUM} is missing and could not be installed (`make browser` runs "
                     "`apt-get install -y chromium`)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        # scroll bars drawn as a reader's browser draws them (Playwright hides them by default):
-        # tests/test_rendered_pages.py checks that wide blocks show one
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                                             ignore_default_args=["--hide-scrollbars"])
-        yield browser
-        browser.close()
+    playwright = sync_api.sync_playwright().start()
+    # scroll bars drawn as a reader's browser draws them (Playwright hides them by default):
+    # tests/test_rendered_pages.py checks that wide blocks show one
+    _SESSION["playwright"] = playwright
+    _SESSION["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+                                                     ignore_default_args=["--hide-scrollbars"])
+    return _SESSION["browser"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    yield _chromium()
+    if "browser" in _SESSION:  # closed once: both modules' fixtures hand out this browser
+        _SESSION.pop("browser").close()
+        _SESSION.pop("playwright").stop()
 
 
 def _open(browser, url: str):
