@@ -1,13 +1,14 @@
-"""Figures a reader can read: text size at the size the book shows a figure, legends off the data, units.
+"""Figures a reader can read: text size as shown, legends off the data, units on the axes.
 
-Every figure function the chapters call and every explorer frame is drawn on small synthetic (or tiny,
-seconds-long) data, and the text matplotlib actually draws is recorded. Display size: a chapter figure
-is shown as a PNG of ``figure.dpi`` pixels per inch, cropped to its tight bounding box (matplotlib-inline,
-``bbox_inches="tight"``) and scaled down to the content column (``plots.COLUMN_PX`` CSS px) when wider;
-an explorer frame is shown ``widgets.FRAME_PX`` wide. From that, a point of text is
-``shown_px / (72 * width_in)`` CSS px. Floors: ``plots.MIN_TEXT_PX`` for chapter figures, the book's body
-text (``plots.BODY_TEXT_PX``) for explorer frames. ``tests/test_rendered_pages.py`` checks the column
-width and the body text size on the built book.
+Every figure function the chapters call and every explorer frame is drawn on small
+synthetic (or tiny, seconds-long) data, and the text matplotlib actually draws is
+recorded. Display size: a chapter figure is a PNG of ``figure.dpi`` pixels per inch,
+cropped to its tight bounding box (matplotlib-inline, ``bbox_inches="tight"``) and scaled
+down to the column (``plots.COLUMN_PX`` CSS px) when wider; an explorer frame is shown
+``widgets.FRAME_PX`` wide. A point of text then shows as ``shown_px / (72 * width_in)``
+CSS px. Floors: ``plots.MIN_TEXT_PX`` for chapter figures, the body text
+(``plots.BODY_TEXT_PX``) for explorer frames. tests/test_rendered_pages.py checks the
+column width and the body text size on the built book.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ CHAPTER_FIGURES = {
 
 @pytest.fixture
 def drawn_text(monkeypatch):
-    """Draw a figure and return the (text, size in points, Text artist) of everything the renderer drew."""
+    """Draw a figure; return (text, size in points, Text artist) of all the renderer drew."""
 
     def draw(fig):
         seen = []
@@ -186,10 +187,14 @@ def _legends_off_the_data(fig) -> list[str]:
             if not ax.get_visible():
                 continue
             if box.overlaps(ax.get_window_extent(renderer)):
-                problems.append(f"legend {entries} over the data of {ax.get_ylabel()!r}")
+                problems.append(
+                    f"legend {entries} over the data of {ax.get_ylabel()!r}"
+                )
             for text in (ax.xaxis.label, ax.yaxis.label, ax.title):
                 if text.get_text() and box.overlaps(text.get_window_extent(renderer)):
-                    problems.append(f"legend {entries} over the text {text.get_text()!r}")
+                    problems.append(
+                        f"legend {entries} over the text {text.get_text()!r}"
+                    )
     return problems
 
 
@@ -230,7 +235,7 @@ def test_chapter_figure_is_legible_at_display_size(name, drawn_text):
 
 
 def test_the_checks_catch_small_text_and_legends_on_the_data(drawn_text):
-    """The style checks fail on what the issue found: 8 pt legends drawn over the data, no units."""
+    """The checks fail on what the issue found: 6 pt legends over the data, no units."""
     fig, ax = plots._figure()
     ax.plot([0, 1], [0, 1], label="a line")
     ax.set_ylabel("trait loss")
@@ -243,7 +248,7 @@ def test_the_checks_catch_small_text_and_legends_on_the_data(drawn_text):
     assert _units(fig)
 
 
-# --------------------------------------------------------------------------- explorer frames
+# ---------------------------------------------------------------- explorer frames
 
 TINY = Config.fast(
     hidden=16,
