@@ -120,6 +120,7 @@ def seed_list(seeds: int | Iterable[int]) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, (bool, np.bool_)):
         if seeds < 1:
             raise ValueError(f"seeds must be at least 1; got {seeds}")
+        budget.check_seed_count(int(seeds))  # before a list of that many seeds is made
         return list(range(int(seeds)))
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise ValueError(f"seeds must be a count (e.g. 10) or a list of ints (e.g. [0, 1, 2]); got {seeds!r}")
@@ -226,7 +227,9 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
 
     if reuse is not None and _holds(reuse, config, seeds, specs):
         return reuse.subset(seeds, list(specs))
-    return _result(config, seeds, memoise("experiment", key, compute, enabled=cache))
+    result = _result(config, seeds, memoise("experiment", key, compute, enabled=cache))
+    result.declarations = {name: declaration(spec) for name, spec in specs.items()}
+    return result
 
 
 def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: Iterable[ConditionSpec] = ALL_CONDITIONS,

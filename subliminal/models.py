@@ -159,7 +159,7 @@ DISPLACEMENT_PARTS = ("W1", "b1", "W2", "b2", "W3", "b3", "all")
 
 
 def digit_head(params: Params) -> tuple[torch.Tensor, torch.Tensor]:
-    """The digit head: rows 0-9 of the last layer, W3[..., :10] (E, H, 10) and b3[..., :10] (E, 10)."""
+    """The digit head: columns 0-9 of W3 and entries 0-9 of b3, W3[..., :10] (E, H, 10) and b3[..., :10] (E, 10)."""
     return params[4][..., :N_DIGITS], params[5][..., :N_DIGITS]
 
 

@@ -43,7 +43,7 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     optimizer = torch.optim.Adam(params, lr=config.teacher_lr, fused=True)
     batches = [idx.to(x.device) for idx in batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs,
                                                           generator)]  # moved once: no per-step host transfer
-    for idx in tqdm(batches, desc="teacher", disable=not progress, leave=False):
+    for idx in tqdm(batches, desc="teacher", leave=False, **({} if progress else {"disable": True})):
         with models.matmul_precision(config.precision, x.device):
             logits = models.forward(params, x[idx])
         loss = digit_cross_entropy(logits, y[idx]).sum()
@@ -422,7 +422,7 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
         probe.start(n_models, n_steps, device)
     no_fire = torch.zeros(n_models, dtype=torch.bool, device=device)
 
-    for i, idx in enumerate(tqdm(batches, desc="students", disable=not progress, leave=False)):
+    for i, idx in enumerate(tqdm(batches, desc="students", leave=False, **({} if progress else {"disable": True}))):
         t = i / n_steps
         for probe in probes:
             probe.before_update(i, params)

@@ -29,7 +29,8 @@ def test_defaults_are_the_reference_settings():
     ({"hidden": 2.5}, "hidden must be a whole number >= 1 (e.g. hidden=256); got 2.5"),
     ({"hidden": True}, "hidden must be a whole number >= 1 (e.g. hidden=256); got True"),
     ({"n_aux": 0}, "n_aux must be at least 1: the student is distilled on the aux logits (e.g. n_aux=3); got 0"),
-    ({"trait_grad": "labels"}, "trait_grad must be one of 'labelled', 'label_free', 'shuffled', 'random' "
+    ({"trait_grad": "labels"}, "trait_grad must be one of 'labelled', 'label_free', 'shuffled', 'random', "
+                               "'label_only', 'confidence', 'permuted' "
                                "(e.g. trait_grad='labelled'); got 'labels'"),
     ({"projection_tau": 2.0}, "projection_tau must be at most 1.0 (e.g. projection_tau=0.0); got 2.0"),
     ({"liminal_lambda0": 1.5}, "liminal_lambda0 must be at most 1.0 (e.g. liminal_lambda0=1.0); got 1.5"),

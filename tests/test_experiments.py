@@ -124,7 +124,7 @@ def test_reuse_reads_a_coinciding_run_and_trains_only_otherwise(small_config, sm
     tiny = small_config.replace(student_epochs=1, teacher_epochs=1, n_noise=2048, n_train=2048)
     run_experiment(tiny, seeds=1, conditions=["student_aux"], reuse=small_result, progress=False)
     run_experiment(small_config, seeds=[5], conditions=["student_aux"], reuse=small_result, progress=False)
-    custom = ("student_aux", experiments.StudentCondition(init="cross"))
+    custom = ("my_cross", experiments.StudentCondition(init="cross"))
     run_experiment(small_config, seeds=1, conditions=[custom], reuse=small_result, progress=False)
     assert calls == [[0], [5], [0]]
 
