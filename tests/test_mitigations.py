@@ -17,15 +17,10 @@ from subliminal.losses import digit_confidence, digit_cross_entropy, digit_label
 from subliminal.mitigations import Projection
 from subliminal.rng import generator
 from subliminal.training import Imitation, Probe, TraitGradient, UpdateProbe, distill, permute_within
+from test_training import tiny_config  # noqa: F401  (the seconds-sized configuration, shared)
 
 U = float(torch.finfo(torch.float32).eps) / 2
 N_CHECKED = 3  # models in the tiny ensembles
-
-
-@pytest.fixture(scope="module")
-def tiny_config():
-    return Config.fast(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=2,
-                       teacher_batch_size=256, student_batch_size=256, trait_batch_size=256, curve_every=4)
 
 
 class Recorder(Probe):
