@@ -421,10 +421,24 @@ def condition_controls(result, conditions: Sequence[str], baseline: str = "stude
     return pd.DataFrame(out).set_index("condition")
 
 
-def sweep_comparison(frame, parameter: str, condition: str = "student_aux", low=None, high=None) -> Comparison:
-    """Paired accuracy difference (percentage points) between two values of a sweep, seed by seed: ``high``
-    minus ``low`` (default: the largest and the smallest swept value) for ``condition``, from a tidy sweep
-    frame (:func:`subliminal.sweeps.sweep`)."""
+def chance_accuracy(label_counts, predicted_counts) -> np.ndarray:
+    """The accuracy of a predictor that ignores its input but predicts each digit as often as
+    ``predicted_counts`` (..., 10) says, on a test set whose digits occur ``label_counts`` (10,) times:
+    sum_k (predicted share of k) x (share of k among the labels). A constant predictor of digit k scores
+    the share of k; only a uniform histogram gives exactly 10 %. Broadcasts over leading axes."""
+    labels = np.asarray(label_counts, dtype=float)
+    predicted = np.asarray(predicted_counts, dtype=float)
+    if labels.shape[-1:] != (10,) or predicted.shape[-1:] != (10,):
+        raise ValueError(f"both histograms need 10 digit counts on the last axis; got shapes {labels.shape} "
+                         f"and {predicted.shape}")
+    return (predicted / predicted.sum(-1, keepdims=True) * labels / labels.sum()).sum(-1)
+
+
+def sweep_values(frame, parameter: str, condition: str = "student_aux", low=None, high=None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed accuracies (percentage points) of ``condition`` at two values of a sweep, seeds aligned:
+    (at ``high``, at ``low``), by default the largest and the smallest swept value, from a tidy sweep
+    frame (:func:`subliminal.sweeps.sweep`). Feed them to a paired comparison."""
     rows = frame[(frame["parameter"] == parameter) & (frame["condition"] == condition)]
     if rows.empty:
         raise ValueError(f"the frame has no rows for parameter {parameter!r} and condition {condition!r}")
@@ -434,7 +448,13 @@ def sweep_comparison(frame, parameter: str, condition: str = "student_aux", low=
     a = rows[rows["value"] == high].set_index("seed")["accuracy"]
     b = rows[rows["value"] == low].set_index("seed")["accuracy"]
     seeds = sorted(set(a.index) & set(b.index))
-    return paired_difference(100.0 * a.loc[seeds].to_numpy(), 100.0 * b.loc[seeds].to_numpy())
+    return 100.0 * a.loc[seeds].to_numpy(), 100.0 * b.loc[seeds].to_numpy()
+
+
+def sweep_comparison(frame, parameter: str, condition: str = "student_aux", low=None, high=None) -> Comparison:
+    """Paired accuracy difference (percentage points) between two values of a sweep, seed by seed: ``high``
+    minus ``low`` (see :func:`sweep_values`)."""
+    return paired_difference(*sweep_values(frame, parameter, condition, low, high))
 
 
 # --------------------------------------------------------------------------- single-step checks
@@ -472,6 +492,6 @@ __all__ = [
     "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "gain_fraction_by", "epoch_gains",
     "single_step_table", "linear_ratio", "breakdown_lr", "Comparison", "verdict", "paired_difference",
     "epoch_sums", "epoch_accuracy", "epoch_difference", "dose_slope", "Accounting", "first_order_accounting",
-    "DriveDecomposition", "drive_decomposition",
-    "condition_controls", "within_epoch_correlation", "sweep_comparison",
+    "DriveDecomposition", "drive_decomposition", "chance_accuracy", "sweep_values", "sweep_comparison",
+    "condition_controls", "within_epoch_correlation",
 ]

@@ -115,6 +115,8 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "
         per_student = config.student_epochs * config.n_noise * train
         if config.track_alignment or any(proj for _, proj, _ in students):
             per_student += steps * config.trait_batch_size * train
+        if getattr(config, "track_drive", False):
+            per_student += steps * config.drive_batch_size * train  # the drive probe's own batch
         per_student += curve_points * config.curve_samples * fwd + 2 * N_TEST * fwd  # final + restored-head accuracy
         macs += len(students) * per_student
     return 2.0 * macs * n_seeds

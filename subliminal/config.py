@@ -98,8 +98,10 @@ class Config:
     projection_beta: float = 1.0
     projection_layers: str = "all"
     projection_space: str = "gradient"
-    # probes: the first-order drive <grad L_digit, dtheta> on an independent labelled batch
+    # probes: the first-order drive <grad L_digit, dtheta> on an independent labelled batch of
+    # `drive_batch_size` images (an unbiased estimate at any size; smaller is cheaper, noisier)
     track_drive: bool = False
+    drive_batch_size: int = 256
     # liminal mitigation (Yanagisawa et al.); tau2=None means 1/student_epochs
     liminal_lambda0: float = 1.0
     liminal_tau2: float | None = None
@@ -116,7 +118,7 @@ class Config:
     def __post_init__(self) -> None:
         """Validate every field; each error names the field, the value and a valid example."""
         for name in ["hidden", "n_aux", "n_noise", "teacher_epochs", "student_epochs", "teacher_batch_size",
-                     "student_batch_size", "trait_batch_size", "curve_every", "curve_samples"]:
+                     "student_batch_size", "trait_batch_size", "drive_batch_size", "curve_every", "curve_samples"]:
             self._int(name, minimum=1, why={
                 "n_aux": ": the student is distilled on the aux logits",
                 "teacher_epochs": ": an untrained teacher has no trait to pass on",
@@ -129,6 +131,7 @@ class Config:
         data = f"the n_train={n_train} training images" if self.n_train is not None else "the MNIST training images"
         self._int("teacher_batch_size", minimum=1, maximum=n_train, why=f", {data} it batches")
         self._int("trait_batch_size", minimum=1, maximum=n_train, why=f", {data} it batches")
+        self._int("drive_batch_size", minimum=1, maximum=n_train, why=f", {data} it batches")
         self._int("student_batch_size", minimum=1, maximum=self.n_noise,
                   why=f", the n_noise={self.n_noise} noise images it batches")
         for name in ["teacher_lr", "student_lr", "temperature", "liminal_temperature"]:

@@ -44,6 +44,16 @@ class Paired:
             return "not shown to differ"
         return "higher" if self.mean > 0 else "lower"
 
+    def say(self, higher: str = "higher", lower: str = "lower", unit: str = " points", digits: int = 1) -> str:
+        """The verdict in words: ``higher`` or ``lower`` with its p-value, or "not shown to differ
+        (± half-width)", never a word of equality."""
+        verdict = self.verdict()
+        if verdict == "not shown to differ":
+            return f"not shown to differ (± {self.half:.{digits}f}{unit})"
+        p = self.p if np.isnan(self.p_adjusted) else self.p_adjusted
+        label = "p" if np.isnan(self.p_adjusted) else "Holm p"
+        return f"{higher if verdict == 'higher' else lower} ({label} = {p:.2g})"
+
     def describe(self, unit: str = " points", digits: int = 1) -> str:
         """E.g. ``"+3.2 ± 1.1 points (Holm p = 0.004)"``."""
         p = self.p if np.isnan(self.p_adjusted) else self.p_adjusted

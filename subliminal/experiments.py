@@ -424,7 +424,7 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     if trait is not None:
         probes += [AlignmentProbe(), UpdateProbe()]
     if config.track_drive:
-        probes.append(DriveProbe(x_train, y_train, config.trait_batch_size,
+        probes.append(DriveProbe(x_train, y_train, config.drive_batch_size,
                                  generator(config.seed, "drive-order", stream), config.precision))
     trained, logs = distill(init, noise, terms, config, generator(config.seed, "student-order", stream),
                             trait=trait, trait_generator=generator(config.seed, "trait-order", stream),
@@ -434,6 +434,7 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     accuracy, restored = (a.cpu().numpy() for a in models.accuracy_with_heads(trained, [trained, init], x_test,
                                                                                  y_test))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
+    head_norm_ratio = models.digit_head_norm_ratio(trained, init).cpu().numpy()
     predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test))
     shared_of = models.select(shared, teacher_of)  # each member's teacher started at its seed's shared init
     displacement = models.displacement_cosines(trained, init, models.select(teachers, teacher_of),
@@ -441,6 +442,7 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     for i, name in enumerate(names):
         rows = slice(i * n_seeds, (i + 1) * n_seeds)
         results[name] = {"accuracy": accuracy[rows], "digit_head_shift": head_shift[rows],
+                         "digit_head_norm_ratio": head_norm_ratio[rows],
                          "head_restored_accuracy": restored[rows], "predicted_counts": predicted[rows],
                          "balanced_accuracy": balanced[rows], "displacement_cos": displacement[rows]}
         for field in LOGGED_FIELDS:

@@ -169,6 +169,15 @@ def digit_head_shift(params: Params, start: Params) -> torch.Tensor:
                         for now, then in zip(digit_head(params), digit_head(start))]).amax(0)
 
 
+def digit_head_norm_ratio(params: Params, start: Params) -> torch.Tensor:
+    """(E,) ||digit head of ``params``|| / ||digit head of ``start``|| (weights and biases together):
+    how much a weight decay shrank the head, which the aux-only loss leaves without a gradient."""
+    def norm(p: Params) -> torch.Tensor:
+        return torch.stack([t.flatten(1).square().sum(1) for t in digit_head(p)]).sum(0).sqrt()
+
+    return norm(params) / norm(start)
+
+
 def with_digit_head(params: Params, head_from: Params) -> Params:
     """A copy of ``params`` whose digit head is taken from ``head_from`` (e.g. the initial head)."""
     W3, b3 = params[4].clone(), params[5].clone()

@@ -83,7 +83,8 @@ class ConditionResult:
     (bool: a transform fired), ``trait_update`` (<g_t, Δθ>, the first-order change of the
     trait loss caused by the update the optimiser applied); ``curve_acc`` (N, P) at
     ``ExperimentResult.curve_steps``; and per seed (N,): ``digit_head_shift`` (largest change of
-    any digit-head weight or bias) and ``head_restored_accuracy`` (accuracy with the digit head
+    any digit-head weight or bias), ``digit_head_norm_ratio`` (its norm at the end over its norm
+    at the start) and ``head_restored_accuracy`` (accuracy with the digit head
     put back to its initial value). Alignment fields are None when alignment was not tracked.
     Per step (N, S), when tracked: ``update_norm`` ||Δθ|| and ``trait_grad_norm`` ||g_t||;
     ``drive`` <∇L_digit, Δθ> on an independent labelled batch and ``drive_loss`` that batch's
@@ -104,6 +105,7 @@ class ConditionResult:
     trait_update: np.ndarray | None = None
     curve_acc: np.ndarray | None = None
     digit_head_shift: np.ndarray | None = None
+    digit_head_norm_ratio: np.ndarray | None = None
     head_restored_accuracy: np.ndarray | None = None
     update_norm: np.ndarray | None = None
     trait_grad_norm: np.ndarray | None = None

@@ -177,20 +177,24 @@ class TraitGradient:
     def has_placebo(self) -> bool:
         return any(p is not None for p in self.placebo)
 
-    def placebo_gradient(self, logits: torch.Tensor, idx: torch.Tensor, g_t: Grads,
-                         params: models.Params) -> Grads:
+    def placebo_gradient(self, params: models.Params, idx: torch.Tensor, g_t: Grads,
+                         precision: str = "fp32") -> Grads:
         """The matched placebos' directions (zero for the other models): the gradient of the placebo's
-        loss on the same batch, or (``random``, ``permuted``) a placebo built from the labelled g_t."""
-        loss_kinds = [None if k in ("random", "permuted") else k for k in self.placebo]
-        if any(k is not None for k in loss_kinds):
-            loss = self._loss(loss_kinds, self.placebo_labels, logits, idx)
-            grads = list(torch.autograd.grad(loss.sum(), params))
-        else:
-            grads = [torch.zeros_like(g) for g in g_t]
+        loss on the trait batch ``idx``, or (``random``, ``permuted``) a placebo built from the
+        labelled g_t. A loss placebo's forward and backward pass runs on its own models only."""
+        grads = [torch.zeros_like(g) for g in g_t]
+        rows = [e for e, k in enumerate(self.placebo) if k is not None and k not in ("random", "permuted")]
+        if rows:
+            at = torch.tensor(rows, device=idx.device)
+            with models.matmul_precision(precision, idx.device):
+                logits = models.forward([p[at] for p in params], self.x[idx])
+            loss = self._loss([self.placebo[e] for e in rows], self.placebo_labels[at], logits, idx)
+            for g, part in zip(grads, torch.autograd.grad(loss.sum(), params)):
+                g[at] = part[at]
         built = [k if k in ("random", "permuted") else None for k in self.placebo]
         if any(k is not None for k in built):
             from_g_t = self._placebo_directions(g_t, built)
-            flags = torch.tensor([k is not None for k in built], device=logits.device)
+            flags = torch.tensor([k is not None for k in built], device=idx.device)
             grads = [torch.where(flags.view(-1, *([1] * (g.dim() - 1))), b, g) for g, b in zip(grads, from_g_t)]
         return grads
 
@@ -388,6 +392,17 @@ def student_optimizer(params: models.Params, config: Config) -> torch.optim.Opti
     return adam(params, lr=lr, weight_decay=decay, fused=True)
 
 
+def decoupled_decay_for(shrink: float, config: Config) -> float:
+    """The AdamW coefficient λ under which a parameter that gets no gradient ends at ``shrink`` times
+    its initial value after the student's run: each step multiplies it by (1 - lr λ), so
+    (1 - lr λ)^T = shrink over T steps. With ``shrink`` measured on an Adam-L2 student's digit head
+    (``digit_head_norm_ratio``) this is AdamW *matched in total shrinkage* to that L2 decay."""
+    if not 0.0 < shrink <= 1.0:
+        raise ValueError(f"shrink must be in (0, 1], the final over the initial norm; got {shrink!r}")
+    steps = config.student_epochs * -(-config.n_noise // config.student_batch_size)
+    return (1.0 - shrink ** (1.0 / steps)) / config.student_lr
+
+
 def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm], config: Config,
             generator: torch.Generator, trait: TraitGradient | None = None,
             trait_generator: torch.Generator | None = None, transforms: Sequence[Transform] = (),
@@ -434,10 +449,9 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
         g_t = trait_loss = dots = placebo = None
         if needs_trait:
             trait_loss = trait.loss(trait_logits, trait_batches[i])
-            matched = bool(transforms) and trait.has_placebo
-            g_t = trait.gradient(trait_loss, params, retain_graph=matched)
-            if matched:
-                placebo = trait.placebo_gradient(trait_logits, trait_batches[i], g_t, params)
+            g_t = trait.gradient(trait_loss, params)
+            if transforms and trait.has_placebo:
+                placebo = trait.placebo_gradient(params, trait_batches[i], g_t, config.precision)
             dots = inner_products(g_d_raw, g_t)  # once, for the transforms and the probes
         g_d, fired, known = g_d_raw, no_fire, dots
         for transform in on_gradient:
@@ -473,5 +487,5 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
 
 
 __all__ = ["train_teacher", "LossTerm", "Imitation", "trait_loss_of", "TraitGradient", "permute_within", "Step",
-           "Probe", "LossProbe", "AlignmentProbe", "UpdateProbe", "DriveProbe", "CurveProbe", "student_optimizer",
+           "Probe", "LossProbe", "AlignmentProbe", "UpdateProbe", "DriveProbe", "CurveProbe", "student_optimizer", "decoupled_decay_for",
            "distill"]

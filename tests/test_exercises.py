@@ -131,6 +131,9 @@ SOLUTIONS = {
     "check_liminal_anchor": anchor,
     "check_steps_per_epoch": lambda c: -(-c.n_noise // c.student_batch_size),
     "check_paired_difference": lambda a, b: mean_ci(np.asarray(a) - np.asarray(b)),
+    "check_first_adam_step": lambda grads, lr: [-lr * g / (g.abs() + 1e-8) for g in grads],
+    "check_chance_accuracy": lambda labels, predicted: float(
+        (np.asarray(predicted) / np.sum(predicted) * np.asarray(labels) / np.sum(labels)).sum()),
 }
 
 # --------------------------------------------------------------------------- plausible wrong answers
@@ -286,6 +289,11 @@ WRONG = [
     ("check_liminal_anchor", _no_softening, "divide the logits by T"),
     ("check_steps_per_epoch", lambda c: c.n_noise // c.student_batch_size, "round up"),
     ("check_paired_difference", _unpaired, "difference them seed by seed"),
+    ("check_first_adam_step", lambda grads, lr: [-lr * g for g in grads], "the SGD step"),
+    ("check_first_adam_step", lambda grads, lr: [-lr * torch.sign(g) for g in grads], "keep eps"),
+    ("check_chance_accuracy", lambda labels, predicted: 0.1, "10 % is chance only"),
+    ("check_chance_accuracy", lambda labels, predicted: 100 * SOLUTIONS["check_chance_accuracy"](labels, predicted),
+     "a fraction"),
 ]
 
 
