@@ -71,7 +71,7 @@ $(WIDGET_JS): scripts/fetch_widget_js.sh
 book: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build
 	TQDM_DISABLE=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
-	$(BIN)/python scripts/check_full_book.py _build
+	$(BIN)/python -m scripts.check_full_book _build
 
 book-fast: $(STAMP) widget-js
 	$(BIN)/python scripts/exec_cache_guard.py _build/fast/_build
@@ -105,7 +105,7 @@ colab: $(STAMP)
 
 # the branch the launch buttons open (repository.branch); the workflow pushes _build/colab there
 colab-branch: $(STAMP)
-	@$(BIN)/python -c 'import sys; sys.path.insert(0, "scripts"); from sync_repository import load_repository; print(load_repository().branch)'
+	@$(BIN)/python -c 'from scripts.sync_repository import load_repository; print(load_repository().branch)'
 
 # everything .github/workflows/publish.yml publishes: the HTML book (_build/html) and the Colab edition
 publish: sync-check book colab

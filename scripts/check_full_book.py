@@ -6,8 +6,11 @@ fast tests and for this check); at paper scale the full-size ones are added (int
 10 seeds and the full data can resolve). Exit status 1, with every violated invariant listed,
 if the published book would contradict itself.
 
-    python scripts/check_full_book.py [BUILD]          # paper-scale build (default BUILD: _build)
-    python scripts/check_full_book.py --fast BUILD     # a fast-mode build: fast invariants only
+    python -m scripts.check_full_book [BUILD]          # paper-scale build (default BUILD: _build)
+    python -m scripts.check_full_book --fast BUILD     # a fast-mode build: fast invariants only
+
+Run it as a module from the repository root (as ``make book`` does): it imports the invariants
+from ``tests/chapters.py`` as ``tests.chapters``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from chapters import all_chapter_notebooks, built_glue, check_invariants  # noqa: E402
+from tests.chapters import all_chapter_notebooks, built_glue, check_invariants
 
 
 def check_build(build: Path, full: bool = True) -> list[str]:

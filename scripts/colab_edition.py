@@ -45,8 +45,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell, load_repository  # noqa: E402
+from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell, load_repository
 
 # What must never reach the Colab edition (the list, plus labels and numref)
 MYST_PATTERNS = ("{glue", "{cite", "{term", "{doc", "{ref", "{numref", "{eq}", "{math}", ":::{", "```{")

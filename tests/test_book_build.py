@@ -6,12 +6,8 @@ into a failed build (see the ``book_html`` fixture in conftest.py).
 
 from __future__ import annotations
 
-import sys
-
 from chapters import ROOT, all_chapter_notebooks
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from sync_repository import load_repository  # noqa: E402  (_config.yml's repository section)
+from sync_repository import load_repository  # _config.yml's repository section
 
 CDN_PATTERNS = ("unpkg.com", "jsdelivr", "cdnjs", "googleapis.com/ajax", "code.jquery.com")
 

@@ -121,14 +121,14 @@ def test_full_book_check_reads_the_build_and_fails_loudly(tmp_path):
         values = GOOD.get(path.stem[:2])
         if values is not None:
             write_build(executed / path.name, values)
-    script = ROOT / "scripts" / "check_full_book.py"
-    run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    script = [sys.executable, "-m", "scripts.check_full_book"]  # as `make book` runs it
+    run = subprocess.run([*script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1
     assert "02-" in run.stderr and "no executed notebook" in run.stderr
     assert "01-" not in run.stderr and "04-" not in run.stderr, run.stderr
     bad = dict(GOOD["05"], ch5_dent_epoch1=2.0)
     write_build(executed / [p.name for p in CHAPTERS if p.stem.startswith("05")][0], bad)
-    run = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    run = subprocess.run([*script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert "05-" in run.stderr and "epoch 1" in run.stderr
 
 

@@ -24,13 +24,11 @@ import pytest
 import yaml
 from myst_nb.core.variables import format_plain_text
 
+import colab_edition
+import sync_repository
 from chapters import ROOT, all_chapter_notebooks
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import colab_edition  # noqa: E402
-import sync_repository  # noqa: E402
-from colab_edition import BookIndex, EditionError, convert, load_citations, markdown, myst_leaks  # noqa: E402
-from sync_repository import first_code_cell, load_repository  # noqa: E402
+from colab_edition import BookIndex, EditionError, convert, load_citations, markdown, myst_leaks
+from sync_repository import first_code_cell, load_repository
 
 
 def _docname(path: Path) -> str:
