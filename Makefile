@@ -80,13 +80,25 @@ book-fast: $(STAMP) widget-js
 clean-book:
 	rm -rf _build/html _build/fast _build/.doctrees _build/.jupyter_cache
 
-# Debian's chromium for tests/test_browser.py (Playwright drives it; no browser download)
-browser:
-	@test -x $(CHROMIUM) || { \
-	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; \
-	} || { test -z "$$CI" || { echo "error: chromium could not be installed; CI needs it for tests/test_browser.py"; exit 1; }; \
-	       echo "warning: could not install chromium; tests/test_browser.py will be skipped"; }
+# A chromium for tests/test_browser.py, which Playwright drives. First choice: Debian's, with apt-get
+# (what CI uses; no browser download). Where apt-get is missing or fails: Playwright's own Chromium
+# (`playwright install chromium`, into ~/.cache/ms-playwright), which the test launches whenever
+# $(CHROMIUM) is absent. Where both fail: how to install one (in CI, an error).
+PLAYWRIGHT_CHROMIUM_RUNS := $(BIN)/python -c 'from playwright.sync_api import sync_playwright; \
+  p = sync_playwright().start(); p.chromium.launch().close(); p.stop()' >/dev/null 2>&1
+browser: $(STAMP)
+	@test -x $(CHROMIUM) || $(PLAYWRIGHT_CHROMIUM_RUNS) || { \
+	  command -v apt-get >/dev/null && SUDO=$$(test "$$(id -u)" = 0 || echo sudo) && \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium && \
+	  test -x $(CHROMIUM); \
+	} || { echo "note: apt-get could not install $(CHROMIUM); installing Playwright's own Chromium instead"; \
+	       $(BIN)/python -m playwright install chromium && $(PLAYWRIGHT_CHROMIUM_RUNS); \
+	} || { echo "$$(test -z "$$CI" && echo warning || echo error): no chromium for tests/test_browser.py. Install one with either of"; \
+	       echo "  sudo apt-get install chromium                         (Debian/Ubuntu: $(CHROMIUM))"; \
+	       echo "  $(BIN)/python -m playwright install --with-deps chromium   (Playwright's own; --with-deps adds its system libraries)"; \
+	       echo "or point SUBLIMINAL_CHROMIUM at a chromium or chrome executable."; \
+	       test -z "$$CI" || exit 1; \
+	       echo "tests/test_browser.py and tests/test_rendered_pages.py will be skipped."; }
 
 # --------------------------------------------------------------------------- repository, Colab edition, publishing
 # _config.yml's `repository` section names the repository once. `make sync` writes it into the

@@ -2,8 +2,8 @@
 
 Opens the chapter pages of the fast build (``make book-fast`` ->
 ``_build/fast/_build/html``; built here first when missing or older than its
-sources) from disk in Debian's chromium, driven by Playwright (no browser
-download), moves each explorer's slider with the keyboard, and checks that
+sources) from disk in a chromium driven by Playwright (Debian's, or Playwright's
+own where Debian's is missing: see ``_executable``), moves each explorer's slider with the keyboard, and checks that
 the visible frame and its caption change, that the explorers about alignment
 show cosines (their captions, computed from the data drawn, report
 cos(g_d, g_t)), that the page says it shows a precomputed grid, and that no
@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("SUBLIMINAL_CHROMIUM", "/usr/bin/chromium")
+DEBIAN_CHROMIUM = "/usr/bin/chromium"  # what `make browser` installs with apt-get (and CI uses)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -50,19 +50,42 @@ def _chromium():
     tests/test_rendered_pages.py shares it (it imports the ``browser`` fixture)."""
     if "browser" in _SESSION:
         return _SESSION["browser"]
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):  # CI must run the browser test, never skip it silently
-            pytest.fail(f"{CHROMIUM} is missing in CI (`make browser` installs it with apt-get)")
-        pytest.skip(f"{CHROMIUM} is missing and could not be installed (`make browser` runs "
-                    "`apt-get install -y chromium`)")
+    executable = _executable()
+    if executable is not None and not Path(executable).exists():
+        _no_chromium(f"SUBLIMINAL_CHROMIUM={executable} does not exist")
     sync_api = pytest.importorskip("playwright.sync_api")
     playwright = sync_api.sync_playwright().start()
-    # scroll bars drawn as a reader's browser draws them (Playwright hides them by default):
-    # tests/test_rendered_pages.py checks that wide blocks show one
+    try:
+        # scroll bars drawn as a reader's browser draws them (Playwright hides them by default):
+        # tests/test_rendered_pages.py checks that wide blocks show one
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True,
+                                             ignore_default_args=["--hide-scrollbars"])
+    except sync_api.Error as err:
+        playwright.stop()
+        which = executable or "Playwright's own Chromium"
+        _no_chromium(f"{which} does not start: {str(err).strip().splitlines()[0]}")
     _SESSION["playwright"] = playwright
-    _SESSION["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                                                     ignore_default_args=["--hide-scrollbars"])
-    return _SESSION["browser"]
+    _SESSION["browser"] = browser
+    return browser
+
+
+def _executable() -> str | None:
+    """The chromium to drive: ``$SUBLIMINAL_CHROMIUM`` if set, else Debian's if installed, else
+    ``None``, which Playwright takes to mean its own Chromium (``make browser`` installs it with
+    ``playwright install chromium`` where apt-get is missing or fails)."""
+    if os.environ.get("SUBLIMINAL_CHROMIUM"):
+        return os.environ["SUBLIMINAL_CHROMIUM"]
+    return DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).exists() else None
+
+
+def _no_chromium(reason: str):
+    """Skip the browser tests, saying how to get a chromium; in CI, fail (CI must run them)."""
+    message = (f"no chromium for the browser tests: {reason}. `make browser` installs one "
+               f"(`apt-get install chromium` -> {DEBIAN_CHROMIUM}, else `python -m playwright install "
+               "chromium`), or set SUBLIMINAL_CHROMIUM to a chromium or chrome executable")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
