@@ -172,12 +172,54 @@ def test_projection_hands_the_optimiser_a_gradient_orthogonal_to_g_t_when_it_fir
     assert (logs["cosine_after"][logs["projected"]].abs() < 1e-4).all()
 
 
+class UpdateRecorder(Probe):
+    """Keeps, in float64, what the optimiser received (g_d), g_t, the applied Δθ and θ after the step."""
+
+    needs_trait = True
+    needs_delta = True
+
+    def start(self, n_models, n_steps, device):
+        self.records, self.steps = {}, []
+
+    def after_update(self, step):
+        as64 = lambda grads: [g.detach().double().clone() for g in grads]  # noqa: E731
+        self.steps.append({"g_d": as64(step.g_d), "g_t": as64(step.g_t), "delta": as64(step.delta),
+                           "theta": as64(step.params)})
+
+
 def test_adam_rotates_the_projected_update_off_orthogonal(tiny_config):
-    """After projection g_d ⟂ g_t, yet the applied Adam update is not: the probe records <g_t, Δθ> != 0."""
+    """After projection g_d ⟂ g_t, yet the applied Adam update is not: the probe records <g_t, Δθ> far
+    from zero, farther than float32 rounding alone could put it.
+
+    The threshold is what <g_t, Δθ> could be *without* the effect. An optimiser that does not rotate
+    (SGD; any step Δθ = -c g_d) would apply Δθ parallel to the g_d it received, so <g_t, Δθ> would be
+    -c <g_t, g_d>, which the projection made zero up to its own rounding: computed in float64 from the
+    float32 vectors, |<g_t, g_d>| / ||g_d|| * ||Δθ|| is that residual, exactly. What float32 adds on
+    top: θ_new is rounded to float32 (error <= U |θ_new_i| per coordinate) and the step's own product
+    lr * g is rounded (<= U |Δθ_i|); the recorded Δθ = θ_new - θ_old then differs from the unrotated
+    step by at most U (|θ_i| + |Δθ_i|) + U |Δθ_i| per coordinate, so <g_t, Δθ> by at most
+    2 U sum_i |g_t,i| (|θ_i| + |Δθ_i|). (With all dot products in float64 here, their own rounding is
+    ~1e-16 relative, negligible.) So the no-rotation floor is
+
+        floor = |<g_t, g_d>| ||Δθ|| / ||g_d||  +  2 U sum_i |g_t,i| (|θ_i| + |Δθ_i|),
+
+    here about 1.5e-5 * ||g_t|| ||Δθ|| (the θ term dominates: ||θ|| ~ 9, ||Δθ|| ~ 0.03), while Adam's
+    rotation gives |cos(g_t, Δθ)| of about 0.003 to 0.05 (180 to 4000 x floor). Every projected step
+    must exceed 10 x floor.
+    """
     enabled = torch.ones(3, dtype=torch.bool)
-    _, logs, _, _ = tiny_loop(tiny_config, [Projection(enabled, tau=-1.0)], probes=[UpdateProbe()])
+    recorder = UpdateRecorder()
+    _, logs, _, _ = tiny_loop(tiny_config, [Projection(enabled, tau=-1.0)], probes=[UpdateProbe(), recorder])
     assert logs["projected"][:, 1:].all()
-    assert (logs["trait_update"][:, 1:].abs() > 0).float().mean() > 0.9
+    for i, step in enumerate(recorder.steps[1:], start=1):
+        g_t, g_d, delta, theta = step["g_t"], step["g_d"], step["delta"], step["theta"]
+        trait_update = flat_dot(g_t, delta)
+        residual = flat_dot(g_t, g_d).abs() * flat_dot(delta, delta).sqrt() / flat_dot(g_d, g_d).sqrt()
+        rounding = 2 * U * flat_dot([g.abs() for g in g_t], [th.abs() + d.abs() for th, d in zip(theta, delta)])
+        floor = residual + rounding
+        assert (trait_update.abs() > 10 * floor).all(), (i, trait_update, floor)
+        # the probe's float32 <g_t, Δθ> is this number (to float32 dot-product accuracy)
+        assert torch.allclose(logs["trait_update"][:, i].double(), trait_update, rtol=1e-4, atol=0), i
 
 
 def test_update_probe_measures_the_applied_step(tiny_config):
