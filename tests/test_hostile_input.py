@@ -191,7 +191,7 @@ def test_a_deeply_nested_manifest_is_damage_not_a_crash(tmp_path, monkeypatch, c
 
 
 def test_built_in_and_reserved_names_cannot_be_redeclared():
-    experiments = pytest.importorskip("subliminal.experiments")
+    from subliminal import experiments
     SC = experiments.StudentCondition
     cross_all = SC(init="cross", outputs="all")
     for conditions, message in [
@@ -227,9 +227,9 @@ class Computed(Exception):
 
 
 def test_reuse_compares_the_declaration_not_the_name(monkeypatch):
-    experiments = pytest.importorskip("subliminal.experiments")
     from dataclasses import asdict
 
+    from subliminal import experiments
     from subliminal.results import ExperimentResult
 
     SC = experiments.StudentCondition
@@ -278,7 +278,7 @@ def test_reuse_compares_the_declaration_not_the_name(monkeypatch):
 
 
 def test_cached_result_refuses_a_config_that_is_not_one():
-    experiments = pytest.importorskip("subliminal.experiments")
+    from subliminal import experiments
     with pytest.raises(ValueError) as info:
         experiments.cached_result("fast", 1)
     assert (
