@@ -47,7 +47,7 @@ from pathlib import Path
 
 from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell, load_repository
 
-# What must never reach the Colab edition (the list, plus labels and numref)
+# What must never reach the Colab edition: MyST roles and directives that plain Jupyter shows as raw text
 MYST_PATTERNS = ("{glue", "{cite", "{term", "{doc", "{ref", "{numref", "{eq}", "{math}", ":::{", "```{")
 ADMONITION_TITLES = {"note": "Note", "tip": "Tip", "hint": "Hint", "important": "Important", "warning": "Warning",
                      "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",

@@ -742,7 +742,7 @@ __all__ += [
 ]
 
 
-# --------------------------------------------------------------------------- controls (issue 10)
+# --------------------------------------------------------------------------- controls: placebos, doses, paired epochs
 
 
 def _mean_bars(ax, x, samples, colors, width=0.8, **kwargs):
@@ -846,7 +846,7 @@ __all__ += ["plot_projection_controls", "plot_dose_response", "plot_epoch_compar
             "plot_first_order_accounting"]
 
 
-# --------------------------------------------------------------------------- explorers (issue 12)
+# --------------------------------------------------------------------------- explorers
 # Axis-level pieces the chapter explorers (subliminal.widgets) draw with, next to the functions above.
 
 

@@ -238,7 +238,8 @@ def test_display_math_is_set_off_by_blank_lines(path):
 
 
 def test_display_math_check_catches_the_old_theorem_box():
-    """Chapter 2's theorem box as it was (issue 19): the check must flag it."""
+    """Chapter 2's theorem box as it once was (``$$`` displays not set off by blank lines, which MyST
+    then rendered as inline math run into the prose): the check must flag it."""
     old = "\n".join(
         [
             "```{admonition} Theorem",

@@ -95,7 +95,8 @@ def data_copy(mnist, tmp_path):
 
 
 def _damage(raw):
-    """The issue's probes: zeroed test labels, a truncated training image file, one flipped image byte."""
+    """Damage a careless copy or a bad disk makes: zeroed test labels, a truncated training image file,
+    one flipped image byte."""
     labels = bytearray((raw / "t10k-labels-idx1-ubyte").read_bytes())
     labels[8:] = bytes(len(labels) - 8)
     (raw / "t10k-labels-idx1-ubyte").write_bytes(bytes(labels))

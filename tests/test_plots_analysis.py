@@ -244,7 +244,7 @@ def test_digits_vs_noise_figure():
     assert all(len(ax.images) == 1 for ax in fig.axes)
 
 
-# --------------------------------------------------------------------------- paired comparisons and controls (issue 10)
+# --------------------------------------------------------------------------- paired comparisons and controls
 
 
 def test_paired_difference_and_verdicts():

@@ -210,7 +210,7 @@ def test_a_damaged_entry_is_detected_recomputed_and_rewritten(cache, capsys, tar
         data = bytearray(npz.read_bytes())
         data[len(data) // 2] ^= 0x01
         npz.write_bytes(bytes(data))
-    elif target == "npz_value":  # the issue's probe: the teacher's stored 0.4067 edited to 0.99
+    elif target == "npz_value":  # a plausible edit: the teacher's stored 0.4067 changed to 0.99
         data = npz.read_bytes()
         assert data.count(np.float64(0.4067).tobytes()) == 1
         npz.write_bytes(data.replace(np.float64(0.4067).tobytes(), np.float64(0.99).tobytes()))
@@ -634,7 +634,7 @@ def test_cli_real_sigint_once_the_run_started(tmp_path):
 
 
 def test_library_bad_input_names_the_value():
-    """run_experiment's own checks (subliminal.experiments), as the issue probed them."""
+    """run_experiment's own checks (subliminal.experiments): each bad argument is named with its value."""
     from subliminal import experiments
     for kwargs, fragment in [
         (dict(seeds="10"), "seeds must be a count (e.g. 10) or a list of ints"),
