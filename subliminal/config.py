@@ -32,6 +32,10 @@ TRAIT_GRADIENTS = ("labelled", "label_free", "shuffled", "random", "label_only",
 #: the optimiser applies (theta_new - theta_old, after Adam's rescaling).
 PROJECTION_SPACES = ("gradient", "update")
 STUDENT_OPTIMIZERS = ("adam", "adamw", "sgd")
+#: The parameter tensors of a model, and the two blocks of its last layer (the digit head,
+#: columns/entries 0-9, and the auxiliary block, 10 on), by the names a student's partial
+#: sharing and per-tensor init noise use (the layout is ``models.TENSORS``).
+TENSOR_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3", "W3_digit", "W3_aux", "b3_digit", "b3_aux")
 
 _CHOICES = {
     "noise": ("uniform", "gaussian"),
@@ -82,6 +86,11 @@ class Config:
     # "decoupled": AdamW (weights shrink by lr * decay each step, outside the adaptive step)
     student_weight_decay_mode: str = "l2"
     student_init_noise: float = 0.0
+    # the std of the student's init noise per tensor (names of TENSOR_NAMES), e.g.
+    # {"W1": 0.05} or (("W1", 0.05),); stored as sorted (name, std) pairs. A tensor named here
+    # takes its std from here (a block such as "W3_digit" from its own entry before "W3"'s),
+    # every other tensor student_init_noise
+    student_init_noise_tensors: tuple[tuple[str, float], ...] = ()
     # the student's optimiser: "adam" (the reference code), "adamw", or "sgd" (plain SGD with
     # optional heavy-ball momentum; with momentum 0 the applied update is exactly -lr * g_d)
     student_optimizer: str = "adam"
@@ -138,6 +147,7 @@ class Config:
             self._float(name, low=0.0, low_open=True)
         for name in ["student_weight_decay", "student_init_noise", "liminal_scale"]:
             self._float(name, low=0.0)
+        object.__setattr__(self, "student_init_noise_tensors", _check_tensor_stds(self.student_init_noise_tensors))
         self._float("student_momentum", low=0.0, high=1.0, high_open=True)
         if self.student_momentum > 0 and self.student_optimizer != "sgd":
             _fail("student_momentum", "0 unless student_optimizer='sgd' (Adam has its own moments)",
@@ -186,7 +196,10 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting as plain JSON data (the per-tensor stds as a {name: std} mapping)."""
+        values = dataclasses.asdict(self)
+        values["student_init_noise_tensors"] = dict(self.student_init_noise_tensors)
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
@@ -225,7 +238,7 @@ def fast_mode(requested: bool = False) -> bool:
 
 N_MNIST_TRAIN, N_MNIST_TEST = 60_000, 10_000
 #: Valid examples for the fields whose default (None) would not make a useful example.
-_EXAMPLES = {"n_train": 12_000, "liminal_tau2": 0.2}
+_EXAMPLES = {"n_train": 12_000, "liminal_tau2": 0.2, "student_init_noise_tensors": {"W1": 0.05}}
 
 
 def _example(name: str) -> str:
@@ -255,18 +268,37 @@ def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None, 
 
 
 def _check_float(name: str, value: Any, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False) -> float:
+                 low_open: bool = False, high_open: bool = False, example: str | None = None) -> float:
     """``value`` as a plain float if it is a finite number within the bounds (bools are not numbers)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        _fail(name, "a number", value)
+        _fail(name, "a number", value, example)
     value = float(value)
     if not math.isfinite(value):
-        _fail(name, "a finite number", value)
+        _fail(name, "a finite number", value, example)
     if low is not None and (value < low or (low_open and value == low)):
-        _fail(name, f"greater than {low}" if low_open else f"at least {low}", value)
+        _fail(name, f"greater than {low}" if low_open else f"at least {low}", value, example)
     if high is not None and (value > high or (high_open and value == high)):
-        _fail(name, f"less than {high}" if high_open else f"at most {high}", value)
+        _fail(name, f"less than {high}" if high_open else f"at most {high}", value, example)
     return value
+
+
+def _check_tensor_stds(value: Any) -> tuple[tuple[str, float], ...]:
+    """A per-tensor std (a mapping or (name, std) pairs) -> (name, std) pairs in TENSOR_NAMES order."""
+    name = "student_init_noise_tensors"
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        pairs = [tuple(p) for p in value]
+    else:
+        _fail(name, "a mapping from tensor names to stds, or (name, std) pairs", value)
+    stds: dict[str, float] = {}
+    for tensor, std in pairs:
+        if not isinstance(tensor, str) or tensor not in TENSOR_NAMES:
+            _fail(name, "keyed by tensor names, one of " + ", ".join(map(repr, TENSOR_NAMES)), tensor)
+        if tensor in stds:
+            _fail(name, f"keyed by distinct tensor names ({tensor!r} is given twice)", value)
+        stds[tensor] = _check_float(f"{name}[{tensor!r}]", std, low=0.0, example=f"{name}={{{tensor!r}: 0.05}}")
+    return tuple((tensor, stds[tensor]) for tensor in TENSOR_NAMES if tensor in stds)
 
 
 def _check_bool(name: str, value: Any) -> None:
@@ -280,4 +312,4 @@ def _check_choice(name: str, value: Any, options: tuple) -> None:
 
 
 __all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "PROJECTION_SPACES",
-           "STUDENT_OPTIMIZERS", "fast_mode"]
+           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "fast_mode"]

@@ -61,6 +61,10 @@ class StudentCondition:
     placebo (needs ``project``): the rule fires on the real g_t's steps, and removes as much
     along the placebo direction (``"shuffled"``, ``"confidence"``, ``"label_only"``,
     ``"random"`` or ``"permuted"``) instead.
+    ``shared``: with ``init="cross"``, the tensors (names of ``models.TENSORS``: ``"W1"`` ... ``"b3"``,
+    and the last layer's blocks ``"W3_digit"``, ``"W3_aux"``, ``"b3_digit"``, ``"b3_aux"``) taken from
+    the teacher's init, everything else from the student's own cross draw: a partially shared student.
+    ``()`` (the default) is the whole cross init; all six tensors are the shared student.
     """
 
     init: str = "shared"
@@ -72,6 +76,7 @@ class StudentCondition:
     space: str | None = None
     tau: float | None = None
     placebo: str | None = None
+    shared: tuple[str, ...] = ()
 
     def __post_init__(self):
         checks = {"init": ("shared", "cross"), "outputs": ("aux", "all"), "trait": (None, *TRAIT_GRADIENTS),
@@ -87,6 +92,10 @@ class StudentCondition:
             if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or not -1 <= self.tau <= 1:
                 raise ValueError(f"StudentCondition tau must be a number in [-1, 1] or None; got {self.tau!r}")
             object.__setattr__(self, "tau", float(self.tau))
+        object.__setattr__(self, "shared", models.tensor_names(self.shared, "StudentCondition shared"))
+        if self.shared and self.init != "cross":
+            raise ValueError(f"StudentCondition shared needs init='cross' (a shared-init student shares every "
+                             f"tensor already); got init={self.init!r}, shared={self.shared!r}")
         if self.placebo is not None and not self.project:
             raise ValueError("StudentCondition placebo needs project=True (a placebo is a projection along "
                              "another direction)")
@@ -368,6 +377,31 @@ def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: t
     return {"conditions": {name: results[name] for name in specs}, "curve_steps": curve_steps}
 
 
+def student_starts(config: Config, seeds: Sequence[int], specs: Sequence[StudentCondition], device,
+                   shared: models.Params | None = None) -> models.Params:
+    """Where every student starts: the ensemble (condition-major, ``len(specs) * len(seeds)`` members).
+
+    A shared-init condition starts at its seed's shared init (``shared``, else drawn), a cross one at
+    the seed's cross init with the tensors in ``spec.shared`` taken from the shared init; then the
+    init noise of ``config`` (``student_init_noise``, per tensor ``student_init_noise_tensors``) is
+    added, the same perturbation for every condition of a seed."""
+    shared = shared_inits(config, seeds, device) if shared is None else shared
+    cross = cross_inits(config, seeds, device) if any(s.init == "cross" for s in specs) else None
+    stds = dict(config.student_init_noise_tensors)
+    jitter = config.student_init_noise > 0 or any(v > 0 for v in stds.values())
+    starts = []
+    for spec in specs:
+        start = shared
+        if spec.init == "cross":
+            start = models.mix_inits(cross, shared, spec.shared) if spec.shared else cross
+        if jitter:  # the same perturbation for every condition of a seed
+            streams = [generator(config.seed, "init-jitter", k) for k in seeds]
+            start = (models.perturb_tensors(start, stds, streams, config.student_init_noise) if stds
+                     else models.perturb(start, config.student_init_noise, streams))
+        starts.append(start)
+    return models.concat(*starts)
+
+
 def _members(specs: Sequence[StudentCondition], n_seeds: int, device, test) -> torch.Tensor:
     """(E,) bool over the ensemble (condition-major): which members satisfy ``test(spec)``."""
     return torch.tensor([bool(test(s)) for s in specs], device=device).repeat_interleave(n_seeds)
@@ -383,15 +417,7 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
     def members(test) -> torch.Tensor:
         return _members(specs, n_seeds, device, test)
 
-    cross = cross_inits(config, seeds, device) if any(s.init == "cross" for s in specs) else None
-    starts = []
-    for spec in specs:
-        start = cross if spec.init == "cross" else shared
-        if config.student_init_noise > 0:  # the same perturbation for every condition of a seed
-            start = models.perturb(start, config.student_init_noise,
-                                   [generator(config.seed, "init-jitter", k) for k in seeds])
-        starts.append(start)
-    init = models.concat(*starts)
+    init = student_starts(config, seeds, specs, device, shared)
 
     # loss terms
     terms = [Imitation(models.outputs(teachers, noise)[teacher_of], members(lambda s: s.outputs == "all"),
@@ -500,4 +526,4 @@ def _permutations(config: Config, seed: int, shapes, device) -> list[torch.Tenso
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",
            "condition_specs", "run_experiment", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
-           "training_data"]
+           "student_starts", "training_data"]

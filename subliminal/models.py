@@ -12,15 +12,48 @@ broadcast to them without copying.
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from .config import INPUT_DIM, N_DIGITS
+from .config import INPUT_DIM, N_DIGITS, TENSOR_NAMES
 
 Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
 #: Positions in ``Params`` of the whole network and of the hidden layers (W1, b1, W2, b2).
 LAYERS: dict[str, tuple[int, ...]] = {"all": (0, 1, 2, 3, 4, 5), "hidden": (0, 1, 2, 3)}
+#: Every named tensor (and block of the last layer) -> (its position in ``Params``, the slice of
+#: its last axis): the digit block is W3's columns and b3's entries 0-9, the aux block 10 on.
+TENSORS: dict[str, tuple[int, slice]] = {
+    "W1": (0, slice(None)), "b1": (1, slice(None)), "W2": (2, slice(None)), "b2": (3, slice(None)),
+    "W3": (4, slice(None)), "b3": (5, slice(None)),
+    "W3_digit": (4, slice(0, N_DIGITS)), "W3_aux": (4, slice(N_DIGITS, None)),
+    "b3_digit": (5, slice(0, N_DIGITS)), "b3_aux": (5, slice(N_DIGITS, None)),
+}
+assert tuple(TENSORS) == TENSOR_NAMES, "models.TENSORS and config.TENSOR_NAMES must name the same tensors"
+
+
+def tensor_names(names: Iterable[str], what: str = "tensor names") -> tuple[str, ...]:
+    """``names`` checked and put in :data:`TENSORS` order without repeats; a ValueError lists the valid names."""
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValueError(f"{what} must be a tuple of names from {TENSOR_NAMES}, e.g. ('W1', 'b1'); got {names!r}")
+    names = list(names)
+    wrong = [n for n in names if not isinstance(n, str) or n not in TENSORS]
+    if wrong:
+        raise ValueError(f"{what}: unknown tensor name(s) {wrong}; valid names are {TENSOR_NAMES}")
+    return tuple(n for n in TENSORS if n in names)
+
+
+def mix_inits(base: Params, donor: Params, names: Iterable[str]) -> Params:
+    """A copy of ``base`` whose tensors (or last-layer blocks) named in ``names`` come from ``donor``.
+
+    E.g. ``mix_inits(cross, shared, ("W1", "b1"))``: a cross init with the shared first layer;
+    ``("W3_digit",)`` takes W3's columns 0-9 only. Both ensembles must have the same shapes."""
+    names = tensor_names(names)
+    out = [p.clone() for p in base]
+    for name in names:
+        i, cols = TENSORS[name]
+        out[i][..., cols] = donor[i][..., cols]
+    return out
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -200,6 +233,44 @@ def perturb(params: Params, sigma: float, generators: Sequence[torch.Generator])
     """Add N(0, sigma^2) noise to every parameter of every model (one generator per model)."""
     noise = [[torch.randn(p.shape[1:], generator=g) for p in params] for g in generators]
     return [p + sigma * torch.stack(per_param).to(p.device) for p, per_param in zip(params, zip(*noise))]
+
+
+def tensor_stds(stds: Mapping[str, float], default: float, params: Params) -> list[torch.Tensor]:
+    """The std of every column (last-axis entry) of every tensor of ``params``: ``default``, then the whole
+    tensors named in ``stds``, then the blocks named in it (a block overrides its tensor). Float64 on the CPU."""
+    names = tensor_names(stds, "per-tensor stds")
+    out = [torch.full((p.shape[-1],), float(default), dtype=torch.float64) for p in params]
+    for name in sorted(names, key=lambda n: TENSORS[n][1] != slice(None)):  # whole tensors first
+        i, cols = TENSORS[name]
+        out[i][cols] = float(stds[name])
+    return out
+
+
+def perturb_tensors(params: Params, stds: Mapping[str, float], generators: Sequence[torch.Generator],
+                    default: float = 0.0) -> Params:
+    """Add N(0, std^2) noise with a std per tensor or block (see :func:`tensor_stds`), one generator per model.
+
+    The noise is drawn as :func:`perturb` draws it (every tensor of every model, whatever its std), so a
+    tensor's noise is the same whichever others are perturbed; a tensor (or block) with std 0 is kept
+    bit for bit, and a tensor whose std is uniform gets exactly ``perturb``'s ``p + std * noise``."""
+    per_column = tensor_stds(stds, default, params)
+    noise = [[torch.randn(p.shape[1:], generator=g) for p in params] for g in generators]
+    out = []
+    for p, per_param, std in zip(params, zip(*noise), per_column):
+        n = torch.stack(per_param).to(p.device)
+        values = sorted(set(std.tolist()))
+        if values == [0.0]:
+            out.append(p)
+        elif len(values) == 1:
+            out.append(p + values[0] * n)
+        else:
+            q = p.clone()
+            for sigma in values:
+                if sigma > 0:
+                    cols = (std == sigma).to(p.device)
+                    q[..., cols] = p[..., cols] + sigma * n[..., cols]
+            out.append(q)
+    return out
 
 
 def select(params: Params, members: Sequence[int] | torch.Tensor) -> Params:

@@ -59,7 +59,8 @@ def test_bad_settings_raise_clear_errors(changes, message):
 
 
 BAD_VALUES = {int: [2.5, "3", True, None, -7, float("inf")], float: ["1", True, None, float("inf"), float("nan")],
-              bool: ["no", 1, None, "True"], str: [1, None, "not-an-option"]}
+              bool: ["no", 1, None, "True"], str: [1, None, "not-an-option"],
+              tuple: [0.1, "W1", None, (("W1",),)]}
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Config)])
@@ -77,8 +78,10 @@ def test_every_field_error_names_field_value_and_a_valid_example(field):
         assert message.startswith(f"{field} must be ") and message.endswith(f"got {value!r}"), message
         example = re.search(r"\(e\.g\. (\w+)=(.+?)\)", message)
         assert example and example.group(1) == field, message
-        assert getattr(Config(**{field: ast.literal_eval(example.group(2))}), field) == ast.literal_eval(
-            example.group(2))
+        accepted = getattr(Config(**{field: ast.literal_eval(example.group(2))}), field)
+        if isinstance(default, tuple):  # a mapping, stored as (name, value) pairs
+            accepted = dict(accepted)
+        assert accepted == ast.literal_eval(example.group(2))
 
 
 def test_numbers_from_numpy_are_accepted_as_plain_python_numbers():
