@@ -98,16 +98,17 @@ def _count(name: str, value: Any, example: str) -> int:
     return int(value)
 
 
-def _config_value(field: str, value: Any) -> Any:
-    """``value`` as ``Config`` stores it in ``field``, checked by Config's own validation (not a copy of it)."""
-    return getattr(Config().replace(**{field: value}), field)
+def _config_value(field: str, value: Any, **context: Any) -> Any:
+    """``value`` as ``Config`` stores it in ``field``, checked by Config's own validation (not a copy of it),
+    next to the settings in ``context`` that it needs (e.g. a momentum needs the SGD optimiser)."""
+    return getattr(Config().replace(**context, **{field: value}), field)
 
 
-def _setting(field: str) -> Callable[[str, Any, str], Any]:
-    """A rule: the value must be a valid ``Config`` setting ``field``."""
+def _setting(field: str, **context: Any) -> Callable[[str, Any, str], Any]:
+    """A rule: the value must be a valid ``Config`` setting ``field`` (next to the settings ``context``)."""
     def check(name: str, value: Any, example: str) -> Any:
         try:
-            return _config_value(field, value)
+            return _config_value(field, value, **context)
         except ConfigError as exc:
             raise ConfigError(f"{name} = {value!r} is not a valid {field} (e.g. {name} = {example}): {exc}") from None
     return check
@@ -191,7 +192,8 @@ PARAMETER_RULES: dict[str, tuple[Callable[[str, Any, str], Any], str]] = {
     "EPSILONS": (_values("teacher_lr"), "[0.001, 0.01, 0.1]"),
     "STUDENT_LRS": (_values("student_lr"), "[0.1, 1, 10]"),
     "TAUS": (_values("projection_tau"), "[0.0, 0.02]"),
-    "SGD_LR": (_setting("student_lr"), "3.0"),
+    "SGD_LR": (_setting("student_lr", student_optimizer="sgd"), "0.5"),
+    "SGD_MOMENTUM": (_setting("student_momentum", student_optimizer="sgd"), "0.9"),
     "BETAS": (_values("projection_beta"), "[0.25, 0.5, 1.0]"),
     "SCALES": (_values("liminal_scale"), "[0.0, 10.0]"),
     "SWEEPS": (_sweeps, "{'student_lr': [1e-4, 3e-4]}"),

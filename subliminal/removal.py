@@ -5,8 +5,10 @@ placebos that edit as much, on the same steps, along other directions:
 
 * **Adam, update space**: the projection acts on the update Adam applies (Δθ), so the step has
   no component along g_t (two-sided, tau = -1) or none that lowers the trait loss (one-sided);
-* **SGD, gradient space**: without momentum the applied update is exactly -lr * g_d', so
-  projecting the gradient projects the step.
+* **SGD, gradient space**: the paper's place for the rule, under an optimiser that does not rescale
+  coordinates. Without momentum the applied update is exactly -lr * g_d', so projecting the gradient
+  projects the step; with momentum the step also carries earlier (projected) gradients, and the
+  drive probe measures how much of the first-order drive that lets through.
 
 Every arm is a :class:`~subliminal.experiments.StudentCondition`; one ensemble per optimiser.
 The drive on the *real* digit loss is measured on an independent labelled batch
@@ -67,15 +69,16 @@ def arm(name: str) -> Arm:
     raise KeyError(f"no arm {name!r}; arms are {[a.name for a in ADAM_ARMS + SGD_ARMS]}")
 
 
-def run_arms(config: Config, seeds, sgd_lr: float, device=None, progress: bool = True
-             ) -> tuple[ExperimentResult, ExperimentResult]:
+def run_arms(config: Config, seeds, sgd_lr: float, sgd_momentum: float = 0.0, device=None,
+             progress: bool = True) -> tuple[ExperimentResult, ExperimentResult]:
     """(Adam result, SGD result): every arm on ``seeds`` with the drive probe on, plus teacher and
-    reference. The SGD ensemble runs plain SGD (no momentum) at ``sgd_lr``."""
+    reference. The SGD ensemble runs SGD at ``sgd_lr`` with heavy-ball ``sgd_momentum``."""
     config = config.replace(track_drive=True, track_alignment=True)
     base = ["teacher", "reference"]
     adam = run_experiment(config, seeds=seeds, device=device, progress=progress,
                           conditions=base + [(a.name, a.condition) for a in ADAM_ARMS])
-    sgd = run_experiment(config.replace(student_optimizer="sgd", student_lr=sgd_lr, student_momentum=0.0),
+    sgd = run_experiment(config.replace(student_optimizer="sgd", student_lr=sgd_lr,
+                                        student_momentum=sgd_momentum),
                          seeds=seeds, device=device, progress=progress,
                          conditions=base + [(a.name, a.condition) for a in SGD_ARMS])
     return adam, sgd

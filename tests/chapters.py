@@ -164,6 +164,13 @@ def check_invariants(chapter: str, values: dict, full: bool = False) -> None:
         for key in ("ch6_wd_l2_restored", "ch6_wd_adamw_acc", "ch6_sd_init_only", "ch6_sd_data_too"):
             v(key)
         assert v("ch6_wd_head_shift") > 0, "Adam's L2 decay moves the digit head"
+        # matched total shrinkage: AdamW multiplies the gradient-free digit head by (1 - lr λ) at
+        # each of T <= a few thousand steps, so float32 rounding moves the product by at most
+        # ~T * 2**-24 < 1e-3 relative; the coefficient is solved from the L2 student's mean ratio
+        l2_ratio, adamw_ratio = v("ch6_wd_l2_head_ratio"), v("ch6_wd_adamw_head_ratio")
+        assert 0 < l2_ratio < 1, "Adam's L2 decay shrinks the digit head"
+        assert abs(adamw_ratio - l2_ratio) <= 1e-3 * l2_ratio, "AdamW is matched in total shrinkage"
+        assert 1 <= v("ch6_n_differ") + 1 <= v("ch6_n_family") + 1
         if full:
             assert v("ch6_n_seeds") >= 5, "at least five seeds per sweep point"
             assert v("ch6_cross_max") < 20, "no knob gives the cross-model student transfer"
