@@ -21,7 +21,7 @@ def plot_class_histograms(result: ExperimentResult, names: Sequence[str], labels
                           colors: Sequence[str]):
     """What "chance" is: the share of the 10,000 test images predicted as each digit (mean over seeds, with
     the seeds' range as a thin line), one group of bars per condition; the dashed line is 10 %."""
-    fig, ax = plots._figure(height=3.0)
+    fig, ax = plots.figure(height=3.0)
     width = 0.8 / len(names)
     digits = np.arange(10)
     for i, (name, lab, col) in enumerate(zip(names, labels, colors)):
@@ -33,7 +33,7 @@ def plot_class_histograms(result: ExperimentResult, names: Sequence[str], labels
     ax.set_xticks(digits)
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("test images predicted (%)")
-    plots._style(ax)
+    plots.style_axes(ax)
     plots.legend_outside(fig)
     return fig
 
@@ -44,7 +44,7 @@ def plot_drive_and_accuracy(results: Sequence[ExperimentResult], arm_groups: Seq
     independent batch; nats) against its final digit accuracy (%), mean ± 95 % t-interval on both axes.
     The grey band is the untrained network's accuracy (mean ± interval). Removal sits at drive 0 and in the
     band; a placebo that leaves the channel sits with the plain student."""
-    fig, axes = plots._figure(1, len(results), height=3.4, sharey=True)
+    fig, axes = plots.figure(1, len(results), height=3.4, sharey=True)
     axes = np.atleast_1d(axes)
     for ax, result, arms, title in zip(axes, results, arm_groups, titles):
         ref, ref_half = _ci(100.0 * result[reference].accuracy)
@@ -58,7 +58,7 @@ def plot_drive_and_accuracy(results: Sequence[ExperimentResult], arm_groups: Seq
                         label=arm.label.split(": ", 1)[1] if ax is axes[0] else None)
         ax.set_title(title)
         ax.set_xlabel("drive on the digit loss (nats)")
-        plots._style(ax)
+        plots.style_axes(ax)
     axes[0].set_ylabel("final digit accuracy (%)")
     plots.legend_outside(fig)
     return fig
@@ -69,7 +69,7 @@ def plot_displacement(result: ExperimentResult, arms: Sequence[Arm], null: Exper
     """Does the representation still move toward the teacher's? cos(θ_S - θ_0, θ_T - θ_0) per hidden layer
     for each arm (mean ± 95 % t-interval, seeds as dots), next to the cross-init student (the null)."""
     columns = [DISPLACEMENT_PARTS.index(layer) for layer in layers]
-    fig, axes = plots._figure(1, len(layers), height=3.0, sharey=True)
+    fig, axes = plots.figure(1, len(layers), height=3.0, sharey=True)
     axes = np.atleast_1d(axes)
     entries = [(a.label.split(": ", 1)[1], a.color, result[a.name].displacement_cos) for a in arms]
     if null is not None:
@@ -84,7 +84,7 @@ def plot_displacement(result: ExperimentResult, arms: Sequence[Arm], null: Exper
         ax.axhline(0.0, color="#888888", lw=0.8)
         ax.set_xticks([])
         ax.set_title(f"layer {layer}")
-        plots._style(ax)
+        plots.style_axes(ax)
     axes[0].set_ylabel("displacement cosine\nto the teacher's")
     plots.legend_outside(fig)
     return fig

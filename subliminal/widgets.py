@@ -133,7 +133,7 @@ def static_mode(static: bool | None = None) -> bool:
 
 
 def _figure(nrows: int, ncols: int, height: float):
-    fig, axes = plots._figure(nrows, ncols, height=height, width=FRAME_WIDTH)
+    fig, axes = plots.figure(nrows, ncols, height=height, width=FRAME_WIDTH)
     return fig, np.atleast_1d(axes).ravel()
 
 
@@ -142,7 +142,7 @@ def _mosaic(layout: list[list[str]], height: float):
     import matplotlib
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context(plots._STYLE):
+    with matplotlib.rc_context(plots.STYLE):
         fig = plt.figure(figsize=(FRAME_WIDTH, height), layout="constrained")
         axes = fig.subplot_mosaic(layout)
     plt.close(fig)
@@ -276,7 +276,7 @@ def single_step_frame(eps: float, config: Config | None = None, student_lrs: Seq
     else:
         where = f"first order holds (within 10 %) up to the largest α = {alpha.max():.3g}"
     for a in (ax, ratio_ax):
-        plots._style(a)
+        plots.style_axes(a)
     finish_frame(fig)
     caption = (f"ε = {check.teacher_lr:.3g}: cos(Δθ_T, Δθ_S) = {check.cos:.4f}, ⟨Δθ_T, Δθ_S⟩ = {check.inner:.3g}; "
                f"{where}")

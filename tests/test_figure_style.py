@@ -236,7 +236,7 @@ def test_chapter_figure_is_legible_at_display_size(name, drawn_text):
 
 def test_the_checks_catch_small_text_and_legends_on_the_data(drawn_text):
     """The checks fail on the faults they exist for: 6 pt legends over the data, no units."""
-    fig, ax = plots._figure()
+    fig, ax = plots.figure()
     ax.plot([0, 1], [0, 1], label="a line")
     ax.set_ylabel("trait loss")
     ax.legend(loc="center", fontsize=6)
