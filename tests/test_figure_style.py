@@ -292,10 +292,12 @@ def test_explorer_frame_is_sharp_and_legible(name, base, drawn_text, monkeypatch
 
     from subliminal import widgets as W
 
-    figures = []
-    real_png = W.figure_png
+    from matplotlib.figure import Figure
+
+    figures = []  # every figure saved while the frame is drawn (the frame's PNG is one save)
+    real_savefig = Figure.savefig
     monkeypatch.setattr(
-        W, "figure_png", lambda fig: figures.append(fig) or real_png(fig)
+        Figure, "savefig", lambda fig, *a, **k: figures.append(fig) or real_savefig(fig, *a, **k)
     )
     frame = FRAMES[name](W, base)
     (fig,) = figures

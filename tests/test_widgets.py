@@ -193,10 +193,10 @@ def test_static_default_follows_the_environment(monkeypatch):
 
 def test_fast_mode_grids_are_small(monkeypatch, base):
     monkeypatch.setenv("SUBLIMINAL_FAST", "1")
-    assert W._grid("tau", None, W.TAU_GRID) == list(W.FAST_GRIDS["tau"])
+    assert W.grid_values("tau", None, W.TAU_GRID) == list(W.FAST_GRIDS["tau"])
     assert len(W.alignment_explorer(base, static=False).grid) <= W.FAST_ALIGNMENT_POINTS
     monkeypatch.setenv("SUBLIMINAL_FAST", "0")
-    assert W._grid("tau", None, W.TAU_GRID) == list(W.TAU_GRID)
+    assert W.grid_values("tau", None, W.TAU_GRID) == list(W.TAU_GRID)
     assert W.default_config() == Config()
 
 
