@@ -207,19 +207,6 @@ def seed_correlation(result, condition: str = "student_aux", x: str = "mean_cosi
     return correlation(getattr(s, x), s.accuracy)
 
 
-def gain_fraction_by(result, condition: str, step: int) -> float:
-    """Share of the final accuracy gain (over the first curve point) reached at ``step``.
-
-    Uses the accuracy curves (mean over seeds); ``step`` is rounded to the
-    nearest recorded curve step.
-    """
-    steps = np.asarray(result.curve_steps)
-    curve = np.asarray(result[condition].curve_acc, dtype=float).mean(axis=0)
-    i = int(np.argmin(np.abs(steps - step)))
-    total = curve[-1] - curve[0]
-    return float((curve[i] - curve[0]) / total) if total != 0 else float("nan")
-
-
 def epoch_gains(result, condition: str, per_epoch: int | None = None) -> np.ndarray:
     """(N, n_epochs) digit accuracy gained in each epoch (fraction), per seed.
 
@@ -394,33 +381,6 @@ def drive_decomposition(res, per_epoch: int) -> DriveDecomposition:
     return DriveDecomposition(drive, grad_norm, step_norm, cosine, effective, steps)
 
 
-def condition_controls(result, conditions: Sequence[str], baseline: str = "student_aux",
-                       rows: slice | None = None):
-    """The projection controls as one DataFrame, one row per condition (percent, means over seeds with
-    95 % t half-widths): accuracy, accuracy with the initial digit head restored, largest digit-head shift,
-    steps projected, and the paired accuracy difference to ``baseline``. ``result`` maps a name to a
-    ConditionResult (an ExperimentResult works); ``rows`` selects the same seeds from every condition."""
-    import pandas as pd
-
-    rows = rows or slice(None)
-    base = 100.0 * np.asarray(result[baseline].accuracy, dtype=float)[rows]
-    out = []
-    for name in conditions:
-        res = result[name]
-        acc = 100.0 * np.asarray(res.accuracy, dtype=float)[rows]
-        restored = 100.0 * np.asarray(res.head_restored_accuracy, dtype=float)[rows]
-        diff = paired_difference(acc, base)
-        out.append({
-            "condition": name, "accuracy (%)": mean_ci(acc)[0], "± (acc)": mean_ci(acc)[1],
-            "head restored (%)": mean_ci(restored)[0], "± (restored)": mean_ci(restored)[1],
-            "digit-head shift": float(np.asarray(res.digit_head_shift, dtype=float)[rows].mean()),
-            "steps projected (%)": (100.0 * float(np.asarray(res.frac_projected)[rows].mean())
-                                    if res.projected is not None and name != baseline else np.nan),
-            f"minus {baseline} (pp)": diff.mean, "± (diff)": diff.half, "seeds": len(acc),
-        })
-    return pd.DataFrame(out).set_index("condition")
-
-
 def chance_accuracy(label_counts, predicted_counts) -> np.ndarray:
     """The accuracy of a predictor that ignores its input but predicts each digit as often as
     ``predicted_counts`` (..., 10) says, on a test set whose digits occur ``label_counts`` (10,) times:
@@ -489,9 +449,8 @@ def breakdown_lr(check, tolerance: float = 0.1) -> float:
 __all__ = [
     "steps_per_epoch", "epoch_of_step", "epoch_means", "EarlyLate", "early_late", "moving_average",
     "mean_ci", "summary_table", "Correlation", "correlation", "loglog_slope", "head_shift_max",
-    "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "gain_fraction_by", "epoch_gains",
+    "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "epoch_gains",
     "single_step_table", "linear_ratio", "breakdown_lr", "Comparison", "verdict", "paired_difference",
     "epoch_sums", "epoch_accuracy", "epoch_difference", "dose_slope", "Accounting", "first_order_accounting",
-    "DriveDecomposition", "drive_decomposition", "chance_accuracy", "sweep_values", "sweep_comparison",
-    "condition_controls", "within_epoch_correlation",
+    "DriveDecomposition", "drive_decomposition", "chance_accuracy", "sweep_values", "sweep_comparison", "within_epoch_correlation",
 ]

@@ -107,22 +107,6 @@ CHAPTER_FIGURES = {
     "mitigation_curves": lambda: plots.plot_mitigation_curves(
         _with_controls(), "projection", per_epoch=47
     ),
-    "projection_rate": lambda: plots.plot_projection_rate(
-        _with_controls(), per_epoch=47
-    ),
-    "tau_sweep": lambda: plots.plot_tau_sweep(
-        _sweep_frame("projection_tau", (0.0, 0.01, 0.02), ["projection"]),
-        baseline=fake_result()["student_aux"].accuracy,
-    ),
-    "trait_gradient_variants": lambda: plots.plot_trait_gradient_variants(
-        {"labelled": _with_controls(), "label-free": _with_controls()}
-    ),
-    "projection_controls": lambda: plots.plot_projection_controls(
-        _with_controls(), ["student_aux", "cross_aux"]
-    ),
-    "dose_response": lambda: plots.plot_dose_response(
-        [0, 0.5, 1], np.array([[50, 40], [30, 25], [10, 12.0]])
-    ),
     "epoch_comparisons": lambda: plots.plot_epoch_comparisons(
         {
             "liminal": analysis.epoch_difference(

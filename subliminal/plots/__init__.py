@@ -9,7 +9,15 @@ it is the value of a cell (or when it is glued).
 
 from __future__ import annotations
 
-from . import alignment, controls, experiment, explorers, interventions, single_step, style
+from . import (
+           alignment,
+           controls,
+           experiment,
+           explorers,
+           interventions,
+           single_step,
+           style,
+)
 from .alignment import *  # noqa: F401,F403
 from .controls import *  # noqa: F401,F403
 from .experiment import *  # noqa: F401,F403

@@ -170,4 +170,7 @@ def plot_seed_scatter(result, conditions: Iterable[str] = ("student_aux", "cross
     return fig
 
 
-__all__ = ["plot_cosine_trace", "plot_cosine_histogram", "plot_alignment_and_accuracy", "plot_epoch_cosine", "plot_critical_period", "plot_seed_scatter"]
+__all__ = [
+    "plot_cosine_trace", "plot_cosine_histogram", "plot_alignment_and_accuracy", "plot_epoch_cosine",
+    "plot_critical_period", "plot_seed_scatter",
+]

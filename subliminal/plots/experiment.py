@@ -98,4 +98,6 @@ def plot_accuracy_curves(result, conditions: Iterable[str] | None = None, per_ep
     return fig
 
 
-__all__ = ["plot_digits_vs_noise", "plot_accuracy_by_seed", "plot_accuracy_curves"]
+__all__ = [
+    "plot_digits_vs_noise", "plot_accuracy_by_seed", "plot_accuracy_curves",
+]

@@ -104,4 +104,6 @@ def plot_condition_stat(result, conditions: Sequence[str], stat: str, ax):
     return ax.figure
 
 
-__all__ = ["plot_fired_steps", "plot_epoch_bars", "plot_epoch_relation", "plot_condition_stat", "CONDITION_STATS"]
+__all__ = [
+    "plot_fired_steps", "plot_epoch_bars", "plot_epoch_relation", "plot_condition_stat", "CONDITION_STATS",
+]

@@ -56,28 +56,6 @@ def plot_loss_curves(result, conditions: Iterable[str] = ("student_aux", "projec
     return fig
 
 
-def plot_projection_rate(result, condition: str = "projection", window: int = 15, per_epoch: int | None = None,
-                         ax=None):
-    """How often the projection fires: share of seeds that projected at each step, smoothed (line)."""
-    own = ax is None
-    fig, ax = figure(height=2.6) if ax is None else (ax.figure, ax)
-    fired = 100.0 * np.asarray(result[condition].projected, dtype=float)
-    steps = np.arange(1, fired.shape[1] + 1)
-    ax.plot(steps, analysis.moving_average(fired.mean(axis=0), window), color=color(condition), lw=2,
-            label=f"{label(condition)} ({window}-step average)")
-    ax.axhline(50, color="#888888", lw=0.8, ls="--", zorder=0)
-    epoch_lines(ax, fired.shape[1], per_epoch)
-    ax.set_ylim(0, 100)
-    ax.set_xlim(1, max(fired.shape[1], 2))
-    ax.set_xlabel("distillation step (Adam updates)")
-    ax.set_ylabel("projected at this step (% of seeds)")
-    ax.legend(frameon=False, loc="upper right")
-    style_axes(ax)
-    if own:
-        legend_outside(fig)
-    return fig
-
-
 def _sweep_axis(ax, table, condition: str, positions, value_order, offset: float = 0.0, dots=None):
     """Mean ± 95 % CI of ``condition`` at categorical ``positions``; per-seed dots from ``dots`` (tidy)."""
     rows = table[table["condition"] == condition].set_index("value").loc[value_order]
@@ -159,63 +137,6 @@ def plot_sweep_grid(frame, panels: Sequence[tuple[str, str]], defaults: dict | N
     return fig
 
 
-def plot_tau_sweep(frame, baseline=None, condition: str = "projection"):
-    """The projection trade-off over the cosine threshold τ: final accuracy (left) and the share of steps
-    projected (right). ``baseline`` (per-seed accuracies of the unmitigated student) draws a band."""
-    from ..sweeps import summarize
-
-    table = summarize(frame)
-    rows = table[table["condition"] == condition].sort_values("value")
-    taus = rows["value"].to_list()
-    x = np.arange(len(taus))
-    fig, (ax1, ax2) = figure(1, 2, height=3.0)
-    _sweep_axis(ax1, table, condition, x, taus, dots=frame)
-    if baseline is not None:
-        mean, half = analysis.mean_ci(100.0 * np.asarray(baseline, dtype=float))
-        ax1.axhspan(mean - half, mean + half, color=color("student_aux"), alpha=0.2, lw=0)
-        ax1.axhline(mean, color=color("student_aux"), lw=1.5, label=f"{label('student_aux')} (no projection)")
-    ax1.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
-    ax1.set_ylim(0, 100)
-    ax1.set_ylabel("final digit accuracy (%)")
-    ax1.legend(frameon=False, loc="upper left")
-    ax2.plot(x, 100.0 * rows["frac_projected"].to_numpy(), "o-", color=color(condition))
-    ax2.set_ylim(0, 100)
-    ax2.set_ylabel("steps projected (%)")
-    for ax in (ax1, ax2):
-        ax.set_xticks(x)
-        ax.set_xticklabels([f"{t:g}" for t in taus])
-        ax.set_xlim(-0.5, len(taus) - 0.5)
-        ax.set_xlabel(r"threshold $\tau$ (project when cos $> \tau$)")
-        style_axes(ax)
-    legend_outside(fig)
-    return fig
-
-
-def plot_trait_gradient_variants(results: dict, conditions: Sequence[str] = ("student_aux", "projection")):
-    """Final accuracy of ``conditions`` under several definitions of the trait gradient.
-
-    ``results`` maps a variant name (e.g. "labelled", "label-free") to an ExperimentResult.
-    """
-    fig, ax = figure(height=2.9, width=WIDTH * 0.6)
-    width = 0.8 / len(conditions)
-    variants = list(results)
-    x = np.arange(len(variants))
-    for k, name in enumerate(conditions):
-        stats = [analysis.mean_ci(100.0 * np.asarray(results[v][name].accuracy, dtype=float)) for v in variants]
-        pos = x + (k - (len(conditions) - 1) / 2) * width
-        ax.bar(pos, [m for m, _ in stats], width=width * 0.9, yerr=[h for _, h in stats], capsize=3,
-               color=color(name), label=label(name))
-    ax.axhline(CHANCE, color="#888888", lw=0.8, ls="--", zorder=0)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"trait gradient: {v}" for v in variants])
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("final digit accuracy (%)")
-    ax.legend(frameon=False, loc="upper right")
-    style_axes(ax)
-    legend_outside(fig)
-    return fig
-
-
 def plot_liminal_schedule(config, lambda0s: Sequence[float] | None = None, ax=None):
     """The liminal weight λ(t) over the distillation steps of ``config`` (one line per λ0)."""
     from ..analysis import steps_per_epoch
@@ -270,4 +191,7 @@ def plot_mitigation_curves(result, mitigation: str, baseline: str = "student_aux
     return fig
 
 
-__all__ = ["plot_loss_curves", "plot_projection_rate", "plot_sweep", "plot_sweep_grid", "plot_tau_sweep", "plot_trait_gradient_variants", "plot_liminal_schedule", "plot_liminal_scale_sweep", "plot_mitigation_curves"]
+__all__ = [
+    "plot_loss_curves", "plot_sweep", "plot_sweep_grid", "plot_liminal_schedule", "plot_liminal_scale_sweep",
+    "plot_mitigation_curves",
+]

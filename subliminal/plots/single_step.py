@@ -87,4 +87,6 @@ def plot_trait_loss_change(check):
     return fig
 
 
-__all__ = ["plot_single_step_seeds", "plot_epsilon_scaling", "plot_trait_loss_change"]
+__all__ = [
+    "plot_single_step_seeds", "plot_epsilon_scaling", "plot_trait_loss_change",
+]

@@ -163,4 +163,8 @@ def band(values: np.ndarray, kind: str = "range") -> tuple[np.ndarray, np.ndarra
     raise ValueError(f"band must be one of {BANDS}; got {kind!r}")
 
 
-__all__ = ["CONDITION_COLORS", "CONDITION_LABELS", "INIT_COLORS", "WIDTH", "COLUMN_PX", "BODY_TEXT_PX", "FIGURE_DPI", "FONT_SMALL", "FONT", "MIN_TEXT_PX", "STYLE", "color", "label", "figure", "style_axes", "legend_outside", "epoch_lines", "student_conditions", "BANDS", "band", "CHANCE"]
+__all__ = [
+    "CONDITION_COLORS", "CONDITION_LABELS", "INIT_COLORS", "WIDTH", "COLUMN_PX", "BODY_TEXT_PX", "FIGURE_DPI",
+    "FONT_SMALL", "FONT", "MIN_TEXT_PX", "STYLE", "color", "label", "figure", "style_axes", "legend_outside",
+    "epoch_lines", "student_conditions", "BANDS", "band", "CHANCE",
+]
