@@ -4,6 +4,9 @@ jupyter-cache keys an executed notebook by the notebook's own code only, so afte
 a change to the package it would serve chapters computed by the old code. This
 script keeps a hash of the package's sources next to the cache and deletes the
 cache whenever the hash differs, so the next build re-executes every chapter.
+The hash is :func:`subliminal.store.code_fingerprint` of the whole package (chapters
+show plots and exercises as well as results), the same function the result cache
+keys on, so there is one definition of "the code changed".
 
     python scripts/exec_cache_guard.py _build          # before `jupyter-book build .`
     python scripts/exec_cache_guard.py _build/fast/_build
@@ -11,7 +14,6 @@ cache whenever the hash differs, so the next build re-executes every chapter.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -20,10 +22,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "subliminal"
 
 
 def package_hash() -> str:
-    digest = hashlib.sha256()
-    for source in sorted(PACKAGE.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()[:16]
+    """The fingerprint of this checkout's package, every ``.py`` under it (subpackages included)."""
+    from subliminal.store import code_fingerprint
+
+    return code_fingerprint(None, package_dir=PACKAGE)
 
 
 def guard(build_dir: Path) -> bool:

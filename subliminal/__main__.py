@@ -2,10 +2,15 @@
 
     python -m subliminal reproduce --seeds N [--json PATH] [--device cpu|cuda] [--precision fp32|bf16]
                                    [--fast] [--no-cache] [--allow-large]
+    python -m subliminal cache [--prune]
 
 Prints the paper's table: every condition's mean digit accuracy with a 95 %
 confidence interval over seeds and, for each distillation condition, the
 fraction of steps with positive gradient alignment and the mean cosine.
+
+``cache`` lists the entries of the result cache (``$SUBLIMINAL_CACHE``): kind, file,
+size, date and whether the current code can still reach it (an entry keyed on code
+that has changed since is never served again); ``--prune`` deletes those it cannot.
 
 Everything that can be checked is checked before the run starts (arguments,
 the ``--json`` path, the cache and data folders, the memory the run needs); an
@@ -38,7 +43,7 @@ ANNOUNCE_AFTER_S = 600
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, non-zero exit
-        self.exit(EXIT_USAGE, f"subliminal: error: {message} (see `python -m subliminal reproduce --help`)\n")
+        self.exit(EXIT_USAGE, f"subliminal: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -74,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-cache", action="store_true", help="recompute instead of reading memoised results")
     rep.add_argument("--allow-large", action="store_true",
                      help="run even when the estimated memory exceeds what the machine has")
+    cache = commands.add_parser("cache", help="list the result cache's entries (and whether the current code "
+                                              "can still reach them)")
+    cache.add_argument("--prune", action="store_true",
+                       help="delete the entries the current code can no longer reach (written by code that has "
+                            "changed since)")
     return parser
 
 
@@ -201,7 +211,8 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _reproduce(build_parser().parse_args(argv))
+        args = build_parser().parse_args(argv)
+        return _cache(args) if args.command == "cache" else _reproduce(args)
     except KeyboardInterrupt:
         lead = "\n" if sys.stderr.isatty() else ""  # end a progress bar's line first
         print(f"{lead}subliminal: interrupted; no partial file was left behind", file=sys.stderr, flush=True)
@@ -282,6 +293,75 @@ def _reproduce(args: argparse.Namespace) -> int:
                 else "use --json PATH to keep the result")
         _error(f"could not print the table to stdout ({_reason(stdout_error)}); {kept}")
         return EXIT_WRITE
+    return 0
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def size_text(size: float) -> str:
+    """``1234567`` -> ``"1.2 MB"`` (decimal units, as ``ls -h --si`` and file managers give them)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover - the loop returns
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _cache(args: argparse.Namespace) -> int:
+    """``python -m subliminal cache [--prune]``: one line per entry, a total, and what --prune freed."""
+    import time
+
+    try:
+        folder = store.cache_dir()
+        if not folder.exists():
+            raise UsageError(f"the result cache {folder} does not exist (nothing has been cached there yet); "
+                             f"set {store.CACHE_ENV} to list another folder")
+        if not folder.is_dir():
+            raise UsageError(f"the result cache {folder} is not a folder; point {store.CACHE_ENV} at a folder")
+        found = store.entries(folder)
+        unreachable = [e for e in found if not e.reachable]
+        if args.prune:
+            for kind in sorted({e.kind for e in unreachable}):
+                store.check_writable(folder / kind, "the result cache folder",
+                                     "nothing was deleted; run as the cache's owner or fix its permissions")
+    except (UsageError, OSError) as exc:
+        _error(_one_line(exc))
+        return EXIT_USAGE
+    lines = [f"result cache {folder}"]
+    if found:
+        width = max(len(e.kind) for e in found)
+        lines.append(f"{'kind':<{width}}  {'file (.npz + .json)':<40}  {'size':>9}  {'modified':<16}  reachable")
+        for e in found:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.modified))
+            reach = "yes" if e.reachable else f"no: {e.why}"
+            lines.append(f"{e.kind:<{width}}  {e.name:<40}  {size_text(e.size):>9}  {when:<16}  {reach}")
+    total = sum(e.size for e in found)
+    lost = sum(e.size for e in unreachable)
+    lines.append(f"total: {_entries(len(found))}, {size_text(total)}; {len(found) - len(unreachable)} reachable "
+                 f"({size_text(total - lost)}), {len(unreachable)} unreachable ({size_text(lost)})"
+                 + ("; --prune deletes these" if unreachable and not args.prune else ""))
+    error = _print_stdout("\n".join(lines))
+    if error is not None:
+        _error(f"could not print the list to stdout ({_reason(error)})")
+        return EXIT_WRITE
+    if not args.prune:
+        return 0
+    try:
+        pruned = store.prune(found)
+    except OSError as exc:
+        _error(f"could not delete a cache entry ({_reason(exc)}: {exc.filename}); the entries before it were "
+               "deleted")
+        return EXIT_WRITE
+    for e in pruned:
+        _print_stdout(f"deleted {e.kind}/{e.name} ({size_text(e.size)}: {e.why})")
+    kept = len(unreachable) - len(pruned)
+    _print_stdout(f"freed {size_text(sum(e.size for e in pruned))} in {_entries(len(pruned))}"
+                  + (f"; kept {kept} .npz without a manifest that may be a write in progress" if kept else ""))
     return 0
 
 

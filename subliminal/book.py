@@ -48,17 +48,18 @@ def main_run_key(config: Config, seeds: int, device: Any = None) -> dict:
             "device": resolve_device(device).type}
 
 
-def run_minutes(name: str, key: dict, measured: float | None = None) -> float:
+def run_minutes(name: str, key: dict, measured: float | None = None, code: str | None = "experiments") -> float:
     """The compute time, in minutes, of the run ``name`` identified by ``key``.
 
     With ``measured`` (the run was just computed, not read from the cache) the time is recorded
     in ``<result cache>/timings/`` and returned; without it the recorded time is returned, or NaN
     if none was recorded (the run came from a cache filled by something else). The record is keyed
-    like a cache entry (``key`` plus the package's code fingerprint), so it goes stale with it.
+    like a cache entry (``key`` plus the fingerprint of ``code``, the module that computes the run:
+    the main run is :func:`~subliminal.experiments.run_experiment`'s), so it goes stale with it.
     """
     from .store import atomic_write, cache_dir, canonical_json, full_key
 
-    digest = hashlib.sha256(canonical_json(full_key(key)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(canonical_json(full_key(key, code=code)).encode()).hexdigest()[:16]
     path = cache_dir() / "timings" / f"{name}-{digest}.json"
     if measured is not None:
         if not (isinstance(measured, numbers.Real) and math.isfinite(measured) and measured >= 0):

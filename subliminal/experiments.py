@@ -236,7 +236,7 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
 
     if reuse is not None and _holds(reuse, config, seeds, specs):
         return reuse.subset(seeds, list(specs))
-    result = _result(config, seeds, memoise("experiment", key, compute, enabled=cache))
+    result = _result(config, seeds, memoise("experiment", key, compute, enabled=cache, code="experiments"))
     result.declarations = {name: declaration(spec) for name, spec in specs.items()}
     return result
 
@@ -252,7 +252,7 @@ def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: I
         raise ValueError("config must be a subliminal.Config, e.g. Config.fast(); "
                          f"got {type(config).__name__} {config!r:.40}")
     seeds, specs, device = seed_list(seeds), condition_specs(conditions), resolve_device(device)
-    payload = lookup("experiment", _experiment_key(config, seeds, specs, device))
+    payload = lookup("experiment", _experiment_key(config, seeds, specs, device), code="experiments")
     if payload is None:
         return None
     result = _result(config, seeds, payload)
@@ -315,7 +315,7 @@ def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, c
         trained = train_teacher(init, x_train, y_train, config, order, progress)
         return {"params": models.to_numpy(trained)}
 
-    return models.from_numpy(memoise("teachers", key, compute, enabled=cache)["params"], device)
+    return models.from_numpy(memoise("teachers", key, compute, enabled=cache, code="experiments")["params"], device)
 
 
 def shared_inits(config: Config, seeds: Sequence[int], device) -> models.Params:

@@ -213,8 +213,9 @@ def displacement_alignment(config: Config | None = None, seeds=5, device: str | 
                 "shuffled": _layer_cosines(diff(shared_s, theta0), diff(shuffled, theta0)),
                 "cross": _layer_cosines(diff(cross_s, cross0), d_teacher)}
 
-    key = {"config": config.to_dict(), "seeds": seeds, "device": device.type}
-    out = memoise("displacement", key, compute, enabled=cache)
+    key = {"config": config.to_dict(), "seeds": seeds, "device": device.type,
+           "float32_matmul": torch.get_float32_matmul_precision()}  # TF32 on GPUs changes the numbers
+    out = memoise("displacement", key, compute, enabled=cache, code="theory")
     return Displacement(layers=(*LAYER_NAMES, "all"), **{k: np.asarray(out[k], dtype=float)
                                                           for k in ("shared", "shuffled", "cross")})
 

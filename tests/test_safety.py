@@ -257,7 +257,7 @@ def test_an_entry_answering_another_key_is_never_served(cache, capsys):
 def test_entries_of_other_code_are_not_served(cache, monkeypatch):
     compute = Counter()
     store.memoise("teachers", {"seeds": [0]}, compute)
-    monkeypatch.setattr(store, "code_fingerprint", lambda: "0.1.0-edited")
+    monkeypatch.setattr(store, "code_fingerprint", lambda root=None, package_dir=None: "0.1.0-edited")
     store.memoise("teachers", {"seeds": [0]}, compute)
     assert compute.calls == 2
 
