@@ -1,10 +1,10 @@
 """Caches keep what is still true: a result is keyed on the code that computes it, not the whole package.
 
 * ``code_fingerprint("experiments")`` covers experiments.py and what it imports from the package
-  (relative imports, inside functions too), so editing plots.py keeps the results and editing
+  (relative imports, inside functions too), so editing plots/ keeps the results and editing
   training.py drops them; ``code_fingerprint()`` covers every .py, subpackages included;
 * end to end, in subprocesses that import a scratch copy of the package (the real one is never
-  edited): a run is served after a plots.py edit and is not after a training.py edit;
+  edited): a run is served after a plots/ edit and is not after a training.py edit;
 * ``python -m subliminal cache`` lists the entries and ``--prune`` deletes exactly the unreachable ones;
 * the book's execution guard uses the same fingerprint.
 """
@@ -62,7 +62,7 @@ def test_a_scoped_fingerprint_changes_only_with_the_code_it_covers(tmp_path):
     assert before["experiments"] == store.code_fingerprint("experiments")  # the copy is the package
     assert len(set(before.values())) == 4
 
-    append(copy / "plots.py")  # experiments never imports plots
+    append(copy / "plots" / "style.py")  # experiments never imports plots
     after_plots = fingerprints()
     assert after_plots["experiments"] == before["experiments"]
     assert after_plots["theory"] == before["theory"]
@@ -147,7 +147,7 @@ def test_a_run_survives_a_plots_edit_and_not_a_training_edit(tmp_path, cache):
     assert computed != "none"
     assert python(copy, "-c", RUN, str(copy), "lookup").stdout.strip() == computed
 
-    append(copy / "plots.py")
+    append(copy / "plots" / "style.py")
     assert python(copy, "-c", RUN, str(copy), "lookup").stdout.strip() == computed, "a plots edit keeps the run"
     listing = python(copy, "-m", "subliminal", "cache").stdout
     assert "total: 2 entries" in listing and "2 reachable" in listing  # the run and its teachers
