@@ -110,13 +110,15 @@ TRANSFER_KEPT_MIN = 0.5  # "a placebo leaves transfer": at least half of the pla
 
 def removal_or_breakage(arm: str, values: Mapping[str, Mapping[str, np.ndarray]], placebos: Sequence[str],
                         plain: str = "plain", reference: str = "reference",
-                        adjusted: Mapping[str, Paired] | None = None) -> Decision:
+                        adjusted: Mapping[str, Paired] | None = None,
+                        names: Mapping[str, str] | None = None) -> Decision:
     """Chapter 4's decision rule for the projection arm ``arm``.
 
     ``values[condition]`` holds per-seed arrays (same seeds everywhere): ``accuracy``,
     ``top_class_share``, ``balanced_accuracy`` and ``drive`` (the summed first-order change of the
     real digit loss, measured on an independent batch). ``adjusted``: the family's comparisons after
     :func:`holm`, by name (see :func:`comparisons_for`); computed here, unadjusted, if not given.
+    ``names``: how the criteria call each placebo (default: its condition name).
 
     First, the test must be able to show something: the plain student must show transfer (its accuracy
     shown higher than the reference's); otherwise the verdict is *uninformative*.
@@ -147,8 +149,8 @@ def removal_or_breakage(arm: str, values: Mapping[str, Mapping[str, np.ndarray]]
         "accuracy as the untrained network's": c[f"{arm} - {reference}: accuracy"].verdict() == "not shown to differ",
         "histogram as the untrained network's":
             c[f"{arm} - {reference}: top-class share"].verdict() == "not shown to differ",
-        **{f"placebo {p} leaves the transfer": c[f"{p} - {arm}: accuracy"].verdict() == "higher"
-           and kept[p] >= TRANSFER_KEPT_MIN for p in placebos},
+        **{f"the {(names or {}).get(p, p)} placebo leaves the transfer":
+           c[f"{p} - {arm}: accuracy"].verdict() == "higher" and kept[p] >= TRANSFER_KEPT_MIN for p in placebos},
     }
     broken = (any(c[f"{p} - {arm}: accuracy"].verdict() != "higher" for p in placebos)
               or c[f"{arm} - {reference}: accuracy"].verdict() == "lower"

@@ -156,7 +156,8 @@ def decide(result: ExperimentResult, arms: list[Arm], reference: str = "referenc
                                   plain=by_kind["plain"], reference=reference)
     adjusted = {c.name: c for c in holm(family)}
     decision = removal_or_breakage(by_kind["two_sided"], values, placebos, plain=by_kind["plain"],
-                                   reference=reference, adjusted=adjusted)
+                                   reference=reference, adjusted=adjusted,
+                                   names={by_kind[f"placebo_{p}"]: p for p in PLACEBOS})
     return decision, adjusted
 
 
