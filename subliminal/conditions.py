@@ -115,6 +115,9 @@ CONDITIONS: dict[str, Condition] = {c.name: c for c in (
     Condition("projection_random", "projection, random direction",
               "placebo: random g_t, same layer norms (cosines against it)", "#AA4499",
               StudentCondition(project=True, trait="random")),
+    Condition("projection_confidence", "projection, confidence placebo",
+              "matched placebo: every step, removes as much of the update along the confidence gradient", "#882255",
+              StudentCondition(project=True, space="update", tau=-1.0, placebo="confidence")),
 )}
 
 #: The two conditions that are not students (a custom condition cannot take their names).
