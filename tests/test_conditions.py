@@ -156,3 +156,47 @@ def test_layout_is_condition_major():
     assert layout.members(lambda s: s.liminal).tolist() == [False] * 3 + [True] * 3 + [False] * 3
     assert layout.seed_index.tolist() == [0, 1, 2] * 3
     assert layout.per_member(lambda s: s.project) == [False] * 6 + [True] * 3
+
+
+# --------------------------------------------------------------------------- adding a condition is one declaration
+
+#: The built-in added by one Condition(...) line in conditions.py and no other edit.
+CONFIDENCE = StudentCondition(project=True, space="update", tau=-1.0, placebo="confidence")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """hidden 16, 1,024 images, 4 student steps (as tests/test_partial_sharing.py)."""
+    return Config.fast(hidden=16, n_train=1024, n_noise=1024, teacher_epochs=1, student_epochs=1,
+                       teacher_batch_size=256, student_batch_size=256, trait_batch_size=256, curve_every=2,
+                       curve_samples=200)
+
+
+def test_a_new_built_in_condition_is_known_to_tables_figures_and_budget():
+    from subliminal import plots, results
+
+    declared = CONDITIONS["projection_confidence"]
+    assert declared.student == CONFIDENCE and student_condition("projection_confidence") == CONFIDENCE
+    assert results.info("projection_confidence") is declared
+    assert results.info("projection_confidence").label == "projection, confidence placebo"
+    assert plots.color("projection_confidence") == declared.color != info("not_declared").color
+    assert plots.label("projection_confidence") == declared.label
+    config = Config.fast(track_alignment=False)
+    new = budget.estimate(config, 2, ["teacher", "projection_confidence"])
+    pair = budget.estimate(config, 2, ["teacher", ("my_confidence", CONFIDENCE)])
+    plain = budget.estimate(config, 2, ["teacher", "student_aux"])
+    assert (new.memory_bytes, new.flops) == (pair.memory_bytes, pair.flops) != (plain.memory_bytes, plain.flops)
+
+
+def test_run_experiment_runs_a_new_built_in_condition_by_name(tiny):
+    import numpy as np
+
+    from subliminal.experiments import declaration, run_experiment
+
+    by_name = run_experiment(tiny, seeds=2, conditions=["projection_confidence"], cache=False, progress=False)
+    by_pair = run_experiment(tiny, seeds=2, conditions=[("my_confidence", CONFIDENCE)], cache=False, progress=False)
+    assert by_name.declarations["projection_confidence"] == declaration(CONFIDENCE)
+    new, same = by_name["projection_confidence"], by_pair["my_confidence"]
+    assert new.accuracy.shape == (2,) and new.projected is not None and new.projected.any()
+    for field in ("accuracy", "loss", "cosine", "projected", "curve_acc"):
+        np.testing.assert_array_equal(getattr(new, field), getattr(same, field), err_msg=field)
