@@ -18,7 +18,7 @@ from .config import Config, ConfigError  # noqa: E402
 
 __all__ = ["Config", "ConfigError", "__version__"]
 
-_MODULES = ("analysis", "book", "budget", "config", "data", "display", "exercises",
+_MODULES = ("analysis", "book", "budget", "conditions", "config", "data", "display", "exercises",
             "experiments", "gradients", "losses", "mitigations", "models", "paths",
             "plots", "results", "rng", "speed", "store", "sweeps", "theory", "training",
             "widgets")

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
+from .conditions import IMITATION_CONDITIONS
 from .config import Config
 from .results import mean_ci, summary_table  # the one interval and the one table, re-exported for the chapters
 
@@ -184,7 +185,7 @@ def alignment_stats(result, condition: str = "student_aux") -> AlignmentStats:
                           early=split.early, late=split.late, accuracy=np.asarray(res.accuracy, dtype=float))
 
 
-def alignment_table(result, conditions: Iterable[str] = ("student_aux", "student_all", "cross_aux", "cross_all")):
+def alignment_table(result, conditions: Iterable[str] = IMITATION_CONDITIONS):
     """A DataFrame, one row per condition: % steps positive, mean cosine (first epoch, later), accuracy (%).
 
     Values are means over seeds; the percentages pool all steps of all seeds.

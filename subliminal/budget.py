@@ -21,11 +21,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from .conditions import ALL_CONDITIONS, StudentCondition, student_condition
 from .config import INPUT_DIM, N_DIGITS, Config
 
-#: Conditions of the experiment that distil a student, and which of them need what.
-STUDENTS = ("student_aux", "student_all", "cross_aux", "cross_all", "projection", "liminal")
-TEACHER_AND_REFERENCE = ("teacher", "reference")
+#: The students of the paper's table (a condition's needs are read from its declaration).
+STUDENTS = tuple(name for name in ALL_CONDITIONS if student_condition(name) is not None)
 N_TEST = 10_000
 N_MNIST_TRAIN = 60_000
 FLOAT = 4  # bytes per float32
@@ -66,20 +66,18 @@ class Estimate:
                 f"on a 2-core CPU ({self.flops / 1e12:.3g} TFLOP) for {self.n_seeds} seed(s)")
 
 
-def _students(conditions: Iterable) -> list[tuple[str, bool, bool]]:
-    """``(name, projects, liminal)`` of every distillation condition among ``conditions``.
+def _students(conditions: Iterable) -> list[StudentCondition]:
+    """The :class:`~subliminal.conditions.StudentCondition` of every distillation condition among ``conditions``.
 
-    A condition is a name (``"projection_hidden"``) or a ``(name, StudentCondition)`` pair;
-    a name projects (or is liminal) when it says so.
+    A condition is a built-in name (``"projection_hidden"``) or a ``(name, StudentCondition)`` pair;
+    what it needs is read from its declaration (:func:`~subliminal.conditions.student_condition`),
+    never guessed from its name. An unknown name is a ValueError that lists the known ones.
     """
     out = []
     for c in conditions:
-        name, spec = (c[0], c[1]) if isinstance(c, tuple) else (c, None)
-        if name in TEACHER_AND_REFERENCE:
-            continue
-        projects = bool(getattr(spec, "project", False)) if spec is not None else "projection" in name
-        liminal = bool(getattr(spec, "liminal", False)) if spec is not None else "liminal" in name
-        out.append((name, projects, liminal))
+        spec = student_condition(c)
+        if spec is not None:
+            out.append(spec)
     return out
 
 
@@ -94,7 +92,7 @@ def params_per_model(config: Config) -> int:
     return INPUT_DIM * H + H + H * H + H + H * K + K
 
 
-def run_flops(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "reference", *STUDENTS)) -> float:
+def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITIONS) -> float:
     """Matrix-multiply FLOPs of one run (forward, backward, evaluation), 2 per multiply-add."""
     conditions = list(conditions)
     names = [c[0] if isinstance(c, tuple) else c for c in conditions]
@@ -110,10 +108,10 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "
         macs += config.teacher_epochs * n_train * train
     macs += N_TEST * fwd * (("teacher" in names) + ("reference" in names))
     if students:
-        liminal = any(lim for _, _, lim in students)
+        liminal = any(s.liminal for s in students)
         macs += config.n_noise * fwd * (1 + liminal)  # teacher targets (+ the init's, for liminal)
         per_student = config.student_epochs * config.n_noise * train
-        if config.track_alignment or any(proj for _, proj, _ in students):
+        if config.track_alignment or any(s.project for s in students):
             per_student += steps * config.trait_batch_size * train
         if getattr(config, "track_drive", False):
             per_student += steps * config.drive_batch_size * train  # the drive probe's own batch
@@ -122,10 +120,10 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "
     return 2.0 * macs * n_seeds
 
 
-def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "reference", *STUDENTS)) -> Estimate:
+def estimate(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITIONS) -> Estimate:
     """Memory and time of ``run_experiment(config, seeds=n_seeds, conditions=conditions)``.
 
-    ``conditions``: names (or (name, StudentCondition) pairs); every name other than
+    ``conditions``: built-in names (or (name, StudentCondition) pairs); every condition other than
     ``teacher`` and ``reference`` counts as one distilled student per seed.
     """
     check_seed_count(n_seeds)
@@ -139,7 +137,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
     n_train = config.n_train or N_MNIST_TRAIN
     steps = distill_steps(config)
     curve_points = len(set(range(0, steps, config.curve_every)) | {steps})
-    track = config.track_alignment or any(proj for _, proj, _ in students)
+    track = config.track_alignment or any(s.project for s in students)
     parts = {
         # 60,000 + 10,000 images as uint8 and as float32 (x_train sliced to n_train stays a view)
         "mnist": (N_MNIST_TRAIN + N_TEST) * INPUT_DIM * (1 + FLOAT),
@@ -148,7 +146,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
         "teacher_activations": n_teachers * config.teacher_batch_size * (2 * H + K) * FLOAT * 3,
     }
     if students:
-        liminal = any(lim for _, _, lim in students)
+        liminal = any(s.liminal for s in students)
         # params, grads, two Adam moments, the init kept for the head shift, the trait
         # gradient and the projected gradient: 7 copies of every student's weights
         parts["students"] = n_students * P * FLOAT * (7 if track else 5)
@@ -161,7 +159,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ("teacher", "r
         parts["target_log_probs"] = n_students * config.n_noise * (config.n_aux + K) * FLOAT
         # accuracy of every student on the 10,000 test images at once: both hidden layers and the logits
         parts["evaluation"] = n_students * N_TEST * (2 * H + K) * FLOAT
-        traits = [getattr(c[1], "trait", None) for c in conditions if isinstance(c, tuple)]
+        traits = [s.trait for s in students]
         if track and (config.trait_grad == "label_free" or "label_free" in traits):
             # the teachers' digit logits on the training images, per student
             parts["teacher_digit_targets"] = (n_teachers + n_students) * n_train * N_DIGITS * FLOAT

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -36,13 +36,28 @@ STUDENT_OPTIMIZERS = ("adam", "adamw", "sgd")
 #: columns/entries 0-9, and the auxiliary block, 10 on), by the names a student's partial
 #: sharing and per-tensor init noise use (the layout is ``models.TENSORS``).
 TENSOR_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3", "W3_digit", "W3_aux", "b3_digit", "b3_aux")
+#: Where the projection can act, as positions in a model's parameter list [W1, b1, W2, b2, W3, b3]:
+#: the whole network, or the hidden layers (W1, b1, W2, b2). ``models`` reads it from here.
+LAYERS: dict[str, tuple[int, ...]] = {"all": (0, 1, 2, 3, 4, 5), "hidden": (0, 1, 2, 3)}
+
+
+def tensor_names(names: Any, what: str = "tensor names") -> tuple[str, ...]:
+    """``names`` checked and put in :data:`TENSOR_NAMES` order without repeats; a ValueError lists the valid names."""
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValueError(f"{what} must be a tuple of names from {TENSOR_NAMES}, e.g. ('W1', 'b1'); got {names!r}")
+    names = list(names)
+    wrong = [n for n in names if not isinstance(n, str) or n not in TENSOR_NAMES]
+    if wrong:
+        raise ValueError(f"{what}: unknown tensor name(s) {wrong}; valid names are {TENSOR_NAMES}")
+    return tuple(n for n in TENSOR_NAMES if n in names)
+
 
 _CHOICES = {
     "noise": ("uniform", "gaussian"),
     "trait_grad": TRAIT_GRADIENTS,
     "liminal_outputs": ("aux", "all"),
     "precision": ("fp32", "bf16"),
-    "projection_layers": ("all", "hidden"),
+    "projection_layers": tuple(LAYERS),
     "student_weight_decay_mode": ("l2", "decoupled"),
     "student_optimizer": STUDENT_OPTIMIZERS,
     "projection_space": PROJECTION_SPACES,
@@ -312,4 +327,4 @@ def _check_choice(name: str, value: Any, options: tuple) -> None:
 
 
 __all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "PROJECTION_SPACES",
-           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "fast_mode"]
+           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "LAYERS", "tensor_names", "fast_mode"]

@@ -22,7 +22,9 @@ liminal              student_aux with the liminal KL term to its initialisation
 
 and controls for the projection: ``projection_hidden`` (hidden layers only),
 ``projection_shuffled`` and ``projection_random`` (placebo trait gradients).
-A new condition is one line, passed as a ``(name, StudentCondition(...))`` pair::
+Every built-in condition is declared once, in :mod:`subliminal.conditions` (this module
+re-exports ``StudentCondition``, ``STUDENT_CONDITIONS``, ``ALL_CONDITIONS`` and ``PLACEBOS``).
+A one-off condition is one line, passed as a ``(name, StudentCondition(...))`` pair::
 
     run_experiment(config, conditions=["student_aux", ("early_liminal", StudentCondition(liminal=True))])
 """
@@ -37,8 +39,10 @@ import numpy as np
 import torch
 
 from . import budget, models
+from .conditions import (ALL_CONDITIONS, PLACEBOS, RESERVED_NAMES, STUDENT_CONDITIONS, StudentCondition,
+                         student_condition)
 from .models import resolve_device
-from .config import N_DIGITS, PROJECTION_SPACES, TRAIT_GRADIENTS, Config
+from .config import N_DIGITS, Config
 from .data import load_mnist, noise_images
 from .mitigations import LiminalAnchor, Projection
 from .results import ConditionResult, ExperimentResult
@@ -48,76 +52,6 @@ from .training import (AlignmentProbe, CurveProbe, DriveProbe, Imitation, LossPr
                        distill, train_teacher)
 
 
-@dataclass(frozen=True)
-class StudentCondition:
-    """A student condition as a composition of parts.
-
-    ``init``: ``"shared"`` (the teacher's init) or ``"cross"`` (a fresh, different init);
-    ``outputs``: imitate the ``"aux"`` logits or ``"all"`` logits; ``project``: apply the
-    projection (threshold, dose, layers and space from the Config; ``layers``, ``space``
-    and ``tau`` override them: ``tau=-1`` projects at every step, two-sided);
-    ``liminal``: add the liminal loss term; ``trait``: the trait gradient g_t this condition is
-    measured and projected against (None: ``config.trait_grad``); ``placebo``: a *matched*
-    placebo (needs ``project``): the rule fires on the real g_t's steps, and removes as much
-    along the placebo direction (``"shuffled"``, ``"confidence"``, ``"label_only"``,
-    ``"random"`` or ``"permuted"``) instead.
-    ``shared``: with ``init="cross"``, the tensors (names of ``models.TENSORS``: ``"W1"`` ... ``"b3"``,
-    and the last layer's blocks ``"W3_digit"``, ``"W3_aux"``, ``"b3_digit"``, ``"b3_aux"``) taken from
-    the teacher's init, everything else from the student's own cross draw: a partially shared student.
-    ``()`` (the default) is the whole cross init; all six tensors are the shared student.
-    """
-
-    init: str = "shared"
-    outputs: str = "aux"
-    project: bool = False
-    liminal: bool = False
-    trait: str | None = None
-    layers: str | None = None
-    space: str | None = None
-    tau: float | None = None
-    placebo: str | None = None
-    shared: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        checks = {"init": ("shared", "cross"), "outputs": ("aux", "all"), "trait": (None, *TRAIT_GRADIENTS),
-                  "layers": (None, *models.LAYERS), "space": (None, *PROJECTION_SPACES),
-                  "placebo": (None, *PLACEBOS)}
-        for name, options in checks.items():
-            if getattr(self, name) not in options:
-                raise ValueError(f"StudentCondition {name} must be one of {options}; got {getattr(self, name)!r}")
-        for name in ("project", "liminal"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"StudentCondition {name} must be True or False; got {getattr(self, name)!r}")
-        if self.tau is not None:
-            if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) or not -1 <= self.tau <= 1:
-                raise ValueError(f"StudentCondition tau must be a number in [-1, 1] or None; got {self.tau!r}")
-            object.__setattr__(self, "tau", float(self.tau))
-        object.__setattr__(self, "shared", models.tensor_names(self.shared, "StudentCondition shared"))
-        if self.shared and self.init != "cross":
-            raise ValueError(f"StudentCondition shared needs init='cross' (a shared-init student shares every "
-                             f"tensor already); got init={self.init!r}, shared={self.shared!r}")
-        if self.placebo is not None and not self.project:
-            raise ValueError("StudentCondition placebo needs project=True (a placebo is a projection along "
-                             "another direction)")
-
-
-#: Directions a matched placebo can edit along (see :class:`StudentCondition`).
-PLACEBOS = ("shuffled", "confidence", "label_only", "random", "permuted")
-
-STUDENT_CONDITIONS: dict[str, StudentCondition] = {
-    "student_aux": StudentCondition(),
-    "student_all": StudentCondition(outputs="all"),
-    "cross_aux": StudentCondition(init="cross"),
-    "cross_all": StudentCondition(init="cross", outputs="all"),
-    "projection": StudentCondition(project=True),
-    "liminal": StudentCondition(liminal=True),
-    "projection_hidden": StudentCondition(project=True, layers="hidden"),
-    "projection_shuffled": StudentCondition(project=True, trait="shuffled"),
-    "projection_random": StudentCondition(project=True, trait="random"),
-}
-#: The conditions of the paper's table (what ``reproduce`` prints).
-ALL_CONDITIONS: tuple[str, ...] = ("teacher", "reference", "student_aux", "student_all", "cross_aux", "cross_all",
-                                   "projection", "liminal")
 ConditionSpec = Union[str, tuple[str, StudentCondition]]
 
 
@@ -140,10 +74,6 @@ def seed_list(seeds: int | Iterable[int]) -> list[int]:
     if not out or len(set(out)) != len(out) or min(out) < 0:
         raise ValueError(f"seeds must be a positive count or a list of distinct non-negative ints; got {seeds!r}")
     return out
-
-
-#: Names a custom ``(name, StudentCondition)`` cannot take: the two non-students.
-RESERVED_NAMES = ("teacher", "reference")
 
 
 def declaration(spec: StudentCondition | None) -> dict | None:
@@ -182,11 +112,8 @@ def condition_specs(conditions: Iterable[ConditionSpec]) -> dict[str, StudentCon
                 raise ValueError(f"condition name {name!r} is the built-in "
                                  f"{_spec_text(builtin)}; give your condition another "
                                  f"name, e.g. ('my_{name}', {_spec_text(spec)})")
-        elif isinstance(item, str) and (item in STUDENT_CONDITIONS or item in ("teacher", "reference")):
-            name, spec = item, STUDENT_CONDITIONS.get(item)
         else:
-            known = ["teacher", "reference", *STUDENT_CONDITIONS]
-            raise ValueError(f"unknown condition {item!r}; choose from {known} or pass (name, StudentCondition(...))")
+            name, spec = item, student_condition(item)  # a built-in name, else a ValueError naming them
         if name in out and out[name] != spec:
             raise ValueError(f"condition name {name!r} is used twice for different conditions")
         out[name] = spec
@@ -372,8 +299,9 @@ def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: t
                              "predicted_counts": predicted.cpu().numpy(), "balanced_accuracy": balanced.cpu().numpy()}
     curve_steps = np.zeros(0, dtype=int)
     if students:
-        curve_steps = _run_students(config, seeds, students, shared, teachers, x_train, y_train, x_test, y_test,
-                                    device, progress, results)
+        distilled, curve_steps = _run_students(config, seeds, Layout.of(students, len(seeds), device), shared,
+                                               teachers, (x_train, y_train, x_test, y_test), progress)
+        results.update(distilled)
     return {"conditions": {name: results[name] for name in specs}, "curve_steps": curve_steps}
 
 
@@ -402,49 +330,58 @@ def student_starts(config: Config, seeds: Sequence[int], specs: Sequence[Student
     return models.concat(*starts)
 
 
-def _members(specs: Sequence[StudentCondition], n_seeds: int, device, test) -> torch.Tensor:
-    """(E,) bool over the ensemble (condition-major): which members satisfy ``test(spec)``."""
-    return torch.tensor([bool(test(s)) for s in specs], device=device).repeat_interleave(n_seeds)
+@dataclass(frozen=True)
+class Layout:
+    """Where each student of a run sits in the ensemble: condition-major, ``len(names) * n_seeds``
+    members; member ``m`` is condition ``names[m // n_seeds]`` of seed index ``m % n_seeds``."""
+
+    names: tuple[str, ...]
+    specs: tuple[StudentCondition, ...]
+    n_seeds: int
+    device: torch.device | str = "cpu"
+
+    @classmethod
+    def of(cls, students: dict[str, StudentCondition], n_seeds: int, device) -> Layout:
+        """The layout of ``{name: spec}`` (in that order) over ``n_seeds`` seeds."""
+        return cls(tuple(students), tuple(students.values()), n_seeds, device)
+
+    def per_member(self, value) -> list:
+        """``[value(spec) for every member]``: each condition's value repeated over its seeds."""
+        return [value(spec) for spec in self.specs for _ in range(self.n_seeds)]
+
+    def members(self, test) -> torch.Tensor:
+        """(E,) bool: which members' conditions satisfy ``test(spec)``."""
+        return torch.tensor([bool(test(s)) for s in self.specs], device=self.device).repeat_interleave(self.n_seeds)
+
+    def rows(self, name: str) -> slice:
+        """The members of condition ``name``: one row per seed."""
+        i = self.names.index(name)
+        return slice(i * self.n_seeds, (i + 1) * self.n_seeds)
+
+    @property
+    def seed_index(self) -> torch.Tensor:
+        """(E,) long: each member's seed index, i.e. the teacher (and shared init) it belongs to."""
+        return torch.arange(self.n_seeds, device=self.device).repeat(len(self.specs))
 
 
-def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x_test, y_test, device,
-                  progress, results) -> np.ndarray:
-    n_seeds, names, specs = len(seeds), list(students), list(students.values())
+def _projection(spec: StudentCondition, config: Config) -> tuple[str, str, float]:
+    """(layers, space, tau) of a projecting condition: its own, else the Config's."""
+    return (spec.layers or config.projection_layers, spec.space or config.projection_space,
+            config.projection_tau if spec.tau is None else spec.tau)
+
+
+def _run_students(config: Config, seeds: list[int], layout: Layout, shared: models.Params,
+                  teachers: models.Params, data: tuple, progress: bool) -> tuple[dict, np.ndarray]:
+    """Distil every student of ``layout`` as one ensemble: ({name: result fields}, the curve's steps)."""
+    x_train, y_train, x_test, y_test = data
     stream = data_index(config, seeds)
-    noise = noise_images(config.n_noise, generator(config.seed, "noise", stream), config.noise).to(device)
-    teacher_of = torch.arange(n_seeds, device=device).repeat(len(specs))  # ensemble member -> its seed's teacher
-
-    def members(test) -> torch.Tensor:
-        return _members(specs, n_seeds, device, test)
-
-    init = student_starts(config, seeds, specs, device, shared)
-
-    # loss terms
-    terms = [Imitation(models.outputs(teachers, noise)[teacher_of], members(lambda s: s.outputs == "all"),
-                       config.temperature)]
-    liminal = members(lambda s: s.liminal)
-    if bool(liminal.any()):
-        # the base model is each student's own start (its init), never the teacher's when they differ;
-        # only the liminal members' base logits are computed (the others' rows stay 0 and get weight 0)
-        base_logits = torch.zeros(len(liminal), len(noise), config.n_outputs, device=device)
-        base_logits[liminal] = models.outputs(models.select(init, liminal.nonzero().flatten()), noise)
-        terms.append(LiminalAnchor(base_logits, liminal, config))
-
-    # the trait gradient, per member, and the projection transforms (one per layers/space/threshold)
-    trait_of = [s.trait or config.trait_grad for s in specs]
-    transforms = []
-    settings = {(s.layers or config.projection_layers, s.space or config.projection_space,
-                 config.projection_tau if s.tau is None else s.tau) for s in specs if s.project}
-    for layers, space, tau in sorted(settings):
-        projecting = members(lambda s: s.project and (s.layers or config.projection_layers, s.space
-                                                      or config.projection_space, config.projection_tau
-                                                      if s.tau is None else s.tau) == (layers, space, tau))
-        transforms.append(Projection(projecting, tau, config.projection_beta, layers, space,
-                                     matched=members(lambda s: s.placebo is not None)))
+    noise = noise_images(config.n_noise, generator(config.seed, "noise", stream), config.noise).to(layout.device)
+    init = student_starts(config, seeds, layout.specs, layout.device, shared)
+    terms = _loss_terms(config, layout, teachers, init, noise)
+    transforms = _transforms(config, layout)
     trait = None
     if config.track_alignment or transforms:
-        trait = _trait_gradient(config, seeds, specs, trait_of, teachers, teacher_of, x_train, y_train, device)
-
+        trait = _trait_gradient(config, seeds, layout, teachers, x_train, y_train)
     probes = [LossProbe(), CurveProbe(x_test[: config.curve_samples], y_test[: config.curve_samples],
                                       config.curve_every)]
     if trait is not None:
@@ -454,26 +391,57 @@ def _run_students(config, seeds, students, shared, teachers, x_train, y_train, x
                                  generator(config.seed, "drive-order", stream), config.precision))
     trained, logs = distill(init, noise, terms, config, generator(config.seed, "student-order", stream),
                             trait=trait, trait_generator=generator(config.seed, "trait-order", stream),
-                            transforms=transforms,
-                            probes=probes, progress=progress)
+                            transforms=transforms, probes=probes, progress=progress)
+    return _student_results(layout, trained, init, shared, teachers, logs, x_test, y_test), logs["curve_steps"].numpy()
 
+
+def _transforms(config: Config, layout: Layout) -> list[Projection]:
+    """One projection transform per (layers, space, tau) that some condition of ``layout`` projects with."""
+    out = []
+    for setting in sorted({_projection(s, config) for s in layout.specs if s.project}):
+        layers, space, tau = setting
+        projecting = layout.members(lambda s, setting=setting: s.project and _projection(s, config) == setting)
+        out.append(Projection(projecting, tau, config.projection_beta, layers, space,
+                              matched=layout.members(lambda s: s.placebo is not None)))
+    return out
+
+
+def _loss_terms(config: Config, layout: Layout, teachers: models.Params, init: models.Params,
+                noise: torch.Tensor) -> list:
+    """Imitation of each member's teacher (aux or all logits), plus the liminal term where it acts."""
+    terms = [Imitation(models.outputs(teachers, noise)[layout.seed_index], layout.members(lambda s: s.outputs == "all"),
+                       config.temperature)]
+    liminal = layout.members(lambda s: s.liminal)
+    if bool(liminal.any()):
+        # the base model is each student's own start (its init), never the teacher's when they differ;
+        # only the liminal members' base logits are computed (the others' rows stay 0 and get weight 0)
+        base_logits = torch.zeros(len(liminal), len(noise), config.n_outputs, device=layout.device)
+        base_logits[liminal] = models.outputs(models.select(init, liminal.nonzero().flatten()), noise)
+        terms.append(LiminalAnchor(base_logits, liminal, config))
+    return terms
+
+
+def _student_results(layout: Layout, trained: models.Params, init: models.Params, shared: models.Params,
+                     teachers: models.Params, logs: dict, x_test, y_test) -> dict[str, dict]:
+    """{name: its result fields}: the trained ensemble evaluated, and each condition's rows of the logs."""
     accuracy, restored = (a.cpu().numpy() for a in models.accuracy_with_heads(trained, [trained, init], x_test,
                                                                                  y_test))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
     head_norm_ratio = models.digit_head_norm_ratio(trained, init).cpu().numpy()
     predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test))
-    shared_of = models.select(shared, teacher_of)  # each member's teacher started at its seed's shared init
-    displacement = models.displacement_cosines(trained, init, models.select(teachers, teacher_of),
+    shared_of = models.select(shared, layout.seed_index)  # each member's teacher started at its seed's shared init
+    displacement = models.displacement_cosines(trained, init, models.select(teachers, layout.seed_index),
                                                shared_of).cpu().numpy()
-    for i, name in enumerate(names):
-        rows = slice(i * n_seeds, (i + 1) * n_seeds)
+    results = {}
+    for name in layout.names:
+        rows = layout.rows(name)
         results[name] = {"accuracy": accuracy[rows], "digit_head_shift": head_shift[rows],
                          "digit_head_norm_ratio": head_norm_ratio[rows],
                          "head_restored_accuracy": restored[rows], "predicted_counts": predicted[rows],
                          "balanced_accuracy": balanced[rows], "displacement_cos": displacement[rows]}
         for field in LOGGED_FIELDS:
             results[name][field] = logs[field][rows].numpy() if field in logs else None
-    return logs["curve_steps"].numpy()
+    return results
 
 
 #: The per-step logs of the probes that a student condition's result keeps.
@@ -481,14 +449,14 @@ LOGGED_FIELDS = ("loss", "trait_loss", "cosine", "cosine_after", "projected", "t
                  "trait_grad_norm", "drive", "drive_loss", "curve_acc")
 
 
-def _trait_gradient(config, seeds, specs, trait_of, teachers, teacher_of, x_train, y_train, device) -> TraitGradient:
+def _trait_gradient(config, seeds, layout: Layout, teachers, x_train, y_train) -> TraitGradient:
     """The per-member trait gradient: true labels, a fixed per-seed shuffle of them, the teacher's digits,
     the label part or the confidence part of the cross-entropy, a random direction, or a fixed permutation
     of the labelled gradient (see :class:`~subliminal.training.TraitGradient`); and the matched placebos."""
-    n_seeds = len(seeds)
-    per_member = [kind for kind in trait_of for _ in range(n_seeds)]
-    placebo = [s.placebo for s in specs for _ in range(n_seeds)]
-    seed_of = [seeds[m % n_seeds] for m in range(len(per_member))]
+    device = layout.device
+    per_member = layout.per_member(lambda s: s.trait or config.trait_grad)
+    placebo = layout.per_member(lambda s: s.placebo)
+    seed_of = [seeds[i] for i in layout.seed_index.tolist()]
 
     def shuffled(seed: int) -> torch.Tensor:  # the same shuffle for every shuffled condition of a seed
         perm = torch.randperm(len(y_train), generator=generator(config.seed, "shuffled-labels", seed))
@@ -502,8 +470,8 @@ def _trait_gradient(config, seeds, specs, trait_of, teachers, teacher_of, x_trai
         if extra == "shuffled":
             placebo_labels[m] = shuffled(seed_of[m])
     teacher_digits = None
-    if "label_free" in trait_of:
-        teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][teacher_of]
+    if "label_free" in per_member:
+        teacher_digits = models.outputs(teachers, x_train)[..., :N_DIGITS][layout.seed_index]
     # each member its seed's own stream of random directions and its own fixed permutation (the same for
     # every random or permuted condition of a seed, placebo or g_t)
     streams = [generator(config.seed, "random-trait", seed) for seed in seed_of]
@@ -524,6 +492,6 @@ def _permutations(config: Config, seed: int, shapes, device) -> list[torch.Tenso
     return [torch.randperm(int(np.prod(shape)), generator=gen).to(device) for shape in shapes]
 
 
-__all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "resolve_device", "seed_list",
+__all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "PLACEBOS", "resolve_device", "seed_list",
            "condition_specs", "run_experiment", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
            "student_starts", "training_data"]

@@ -16,11 +16,10 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from .config import INPUT_DIM, N_DIGITS, TENSOR_NAMES
+from .config import INPUT_DIM, N_DIGITS, TENSOR_NAMES, tensor_names
+from .config import LAYERS  # noqa: F401  (positions in ``Params`` of the whole network and the hidden layers)
 
 Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
-#: Positions in ``Params`` of the whole network and of the hidden layers (W1, b1, W2, b2).
-LAYERS: dict[str, tuple[int, ...]] = {"all": (0, 1, 2, 3, 4, 5), "hidden": (0, 1, 2, 3)}
 #: Every named tensor (and block of the last layer) -> (its position in ``Params``, the slice of
 #: its last axis): the digit block is W3's columns and b3's entries 0-9, the aux block 10 on.
 TENSORS: dict[str, tuple[int, slice]] = {
@@ -30,17 +29,6 @@ TENSORS: dict[str, tuple[int, slice]] = {
     "b3_digit": (5, slice(0, N_DIGITS)), "b3_aux": (5, slice(N_DIGITS, None)),
 }
 assert tuple(TENSORS) == TENSOR_NAMES, "models.TENSORS and config.TENSOR_NAMES must name the same tensors"
-
-
-def tensor_names(names: Iterable[str], what: str = "tensor names") -> tuple[str, ...]:
-    """``names`` checked and put in :data:`TENSORS` order without repeats; a ValueError lists the valid names."""
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise ValueError(f"{what} must be a tuple of names from {TENSOR_NAMES}, e.g. ('W1', 'b1'); got {names!r}")
-    names = list(names)
-    wrong = [n for n in names if not isinstance(n, str) or n not in TENSORS]
-    if wrong:
-        raise ValueError(f"{what}: unknown tensor name(s) {wrong}; valid names are {TENSOR_NAMES}")
-    return tuple(n for n in TENSORS if n in names)
 
 
 def mix_inits(base: Params, donor: Params, names: Iterable[str]) -> Params:

@@ -4,8 +4,8 @@ Everything the CLI, the analysis, the sweeps, the plots and the chapters read
 about a finished run lives here: :class:`ConditionResult` (one condition over
 N seeds), :class:`ExperimentResult` (all conditions of a run), the 95 %
 interval :func:`mean_ci`, and the table :func:`summary_table` /
-:func:`format_table`. :data:`CONDITIONS` names, describes and colours every
-condition once.
+:func:`format_table`. :data:`CONDITIONS` (declared in :mod:`subliminal.conditions`) names,
+describes and colours every condition.
 
 Intervals use Student's t-distribution with N - 1 degrees of freedom: with the
 few seeds a CPU affords, the normal quantile 1.96 would be too narrow (by a
@@ -20,44 +20,13 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import stats
 
+from .conditions import CONDITIONS, info
+from .conditions import Condition as ConditionInfo  # how a condition is named in tables and figures
 from .config import N_DIGITS, Config
 
 #: Digit accuracy of guessing (ten classes), as a fraction and in percent.
 CHANCE = 1.0 / N_DIGITS
 CHANCE_PERCENT = 100.0 * CHANCE
-
-
-@dataclass(frozen=True)
-class ConditionInfo:
-    """How a condition is named in tables and figures."""
-
-    label: str
-    description: str
-    color: str
-
-
-#: Every condition the package knows, in the order of the paper's table (Okabe-Ito colours).
-CONDITIONS: dict[str, ConditionInfo] = {
-    "teacher": ConditionInfo("teacher", "trained on MNIST digits", "#000000"),
-    "reference": ConditionInfo("reference (untrained init)", "untrained shared init", "#999999"),
-    "student_aux": ConditionInfo("student, aux logits", "shared init, aux logits only", "#0072B2"),
-    "student_all": ConditionInfo("student, all logits", "shared init, all logits", "#56B4E9"),
-    "cross_aux": ConditionInfo("cross-model, aux logits", "different init, aux logits only", "#D55E00"),
-    "cross_all": ConditionInfo("cross-model, all logits", "different init, all logits", "#E69F00"),
-    "projection": ConditionInfo("student + projection", "aux student, aligned gradient removed", "#009E73"),
-    "liminal": ConditionInfo("student + liminal", "aux student + liminal KL to its init", "#CC79A7"),
-    "projection_hidden": ConditionInfo("projection, hidden layers",
-                                       "projection on the hidden layers only (fires on their cosine)", "#117733"),
-    "projection_shuffled": ConditionInfo("projection, shuffled labels",
-                                         "placebo: g_t from shuffled labels (cosines against it)", "#88CCEE"),
-    "projection_random": ConditionInfo("projection, random direction",
-                                       "placebo: random g_t, same layer norms (cosines against it)", "#AA4499"),
-}
-
-
-def info(condition: str) -> ConditionInfo:
-    """The :class:`ConditionInfo` of a condition (a grey, self-named entry for an unknown one)."""
-    return CONDITIONS.get(condition, ConditionInfo(condition, condition, "#555555"))
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:

@@ -26,12 +26,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .conditions import TRANSFER_CONDITIONS  # the pair a transfer sweep compares
 from .config import Config, ConfigError
 from .experiments import condition_specs, run_experiment
 from .results import mean_ci
-
-#: The pair a transfer sweep compares: the shared-init aux-only student and its cross-model control.
-TRANSFER_CONDITIONS: tuple[str, ...] = ("student_aux", "cross_aux")
 
 #: Fraction of the last steps over which ``final_loss`` averages the distillation loss.
 FINAL_LOSS_FRACTION = 0.1

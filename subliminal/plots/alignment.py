@@ -7,6 +7,7 @@ from typing import Iterable
 import numpy as np
 
 from .. import analysis
+from ..conditions import TRANSFER_CONDITIONS
 from .experiment import plot_accuracy_curves
 from .style import (
     CHANCE,
@@ -51,7 +52,7 @@ def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), wind
     return fig
 
 
-def plot_cosine_histogram(result, conditions: Iterable[str] = ("student_aux", "cross_aux"), bins: int = 60):
+def plot_cosine_histogram(result, conditions: Iterable[str] = TRANSFER_CONDITIONS, bins: int = 60):
     """Distribution of the per-step cosines (all steps of all seeds pooled), one outline per condition."""
     names = student_conditions(result, conditions, "cosine")
     fig, ax = figure(height=3.0)
@@ -87,7 +88,7 @@ def plot_alignment_and_accuracy(result, condition: str = "student_aux", window: 
     return fig
 
 
-def plot_epoch_cosine(result, conditions: Iterable[str] = ("student_aux", "cross_aux"),
+def plot_epoch_cosine(result, conditions: Iterable[str] = TRANSFER_CONDITIONS,
                       per_epoch: int | None = None):
     """Mean cosine in each epoch (mean over seeds, with its 95 % interval), one line per condition."""
     names = student_conditions(result, conditions, "cosine")
@@ -141,7 +142,7 @@ def plot_critical_period(result, condition: str = "student_aux", reference: str 
     return fig
 
 
-def plot_seed_scatter(result, conditions: Iterable[str] = ("student_aux", "cross_aux"), x: str = "mean_cosine"):
+def plot_seed_scatter(result, conditions: Iterable[str] = TRANSFER_CONDITIONS, x: str = "mean_cosine"):
     """Each seed's alignment statistic ``x`` (a field of :class:`analysis.AlignmentStats`) against
     its final digit accuracy; for the first condition (>= 3 seeds) also a least-squares line and Pearson r."""
     names = student_conditions(result, conditions, "cosine")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import analysis
 from ..results import CHANCE_PERCENT as CHANCE
-from ..results import CONDITIONS, info
+from ..conditions import CONDITIONS, info
 
 CONDITION_COLORS: dict[str, str] = {name: c.color for name, c in CONDITIONS.items()}
 CONDITION_LABELS: dict[str, str] = {name: c.label for name, c in CONDITIONS.items()}

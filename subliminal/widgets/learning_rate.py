@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import analysis, plots
+from ..conditions import TRANSFER_CONDITIONS
 from ..config import Config
 from ..results import ExperimentResult
 from .explorer import explorer
@@ -26,7 +27,7 @@ from .frames import (
     short_axes,
 )
 
-LR_CONDITIONS = ("student_aux", "cross_aux")
+LR_CONDITIONS = TRANSFER_CONDITIONS  # shared-init vs cross-init aux-only student
 
 
 def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device=None, window: int = 15,
