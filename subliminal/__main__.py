@@ -33,7 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import budget, store
+from . import budget, inventory, store
 from .config import Config, ConfigError
 
 EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
@@ -323,7 +323,7 @@ def _cache(args: argparse.Namespace) -> int:
                              f"set {store.CACHE_ENV} to list another folder")
         if not folder.is_dir():
             raise UsageError(f"the result cache {folder} is not a folder; point {store.CACHE_ENV} at a folder")
-        found = store.entries(folder)
+        found = inventory.entries(folder)
         unreachable = [e for e in found if not e.reachable]
         if args.prune:
             for kind in sorted({e.kind for e in unreachable}):
@@ -352,7 +352,7 @@ def _cache(args: argparse.Namespace) -> int:
     if not args.prune:
         return 0
     try:
-        pruned = store.prune(found)
+        pruned = inventory.prune(found)
     except OSError as exc:
         _error(f"could not delete a cache entry ({_reason(exc)}: {exc.filename}); the entries before it were "
                "deleted")

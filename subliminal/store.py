@@ -44,7 +44,6 @@ umask, or keep the mode of the file they replace.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import json
@@ -55,13 +54,12 @@ import stat
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .fingerprint import code_fingerprint
 from .paths import user_folder
 
 CACHE_ENV = "SUBLIMINAL_CACHE"
@@ -108,127 +106,6 @@ def check_writable(folder: Path, what: str, fix: str) -> Path:
         raise PermissionError(f"{what} {folder} is not writable "
                               f"({ancestor}: permission denied); {fix}")
     return folder
-
-
-#: Parsed imports per source text (its SHA-256): a module is parsed once per process, and
-#: an edited file (another text) is parsed again.
-_IMPORTS: dict[bytes, tuple[tuple[int, str | None, tuple[str, ...]], ...]] = {}
-_TORCH_VERSION: list[str] = []
-
-
-def _torch_version() -> str:
-    if not _TORCH_VERSION:
-        try:
-            _TORCH_VERSION.append(metadata.version("torch"))
-        except metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
-            _TORCH_VERSION.append("none")
-    return _TORCH_VERSION[0]
-
-
-def _module_file(package_dir: Path, parts: tuple[str, ...]) -> Path | None:
-    """The source of the package's module ``parts`` (``("exercises", "alignment")``), or None."""
-    if not all(part.isidentifier() for part in parts):
-        return None
-    base = package_dir.joinpath(*parts)
-    for path in (base.with_name(base.name + ".py") if parts else None, base / "__init__.py"):
-        if path is not None and path.is_file():
-            return path
-    return None
-
-
-def _imports_of(source: bytes, digest: bytes) -> tuple:
-    """``(level, module, names)`` of every ``import``/``from ... import`` in ``source``,
-    function bodies included (an import inside a function runs when the function does)."""
-    found = _IMPORTS.get(digest)
-    if found is None:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):  # a broken module imports nothing we can name
-            tree = ast.Module(body=[], type_ignores=[])
-        found = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                found.append((node.level, node.module, tuple(alias.name for alias in node.names)))
-            elif isinstance(node, ast.Import):
-                found.extend((0, alias.name, ()) for alias in node.names)
-        found = _IMPORTS.setdefault(digest, tuple(found))
-    return found
-
-
-def _package_imports(package: str, parts: tuple[str, ...], is_package: bool, imports: tuple) -> set:
-    """The package modules (as ``parts`` tuples) that ``imports`` of the module ``parts`` may load."""
-    here = parts if is_package else parts[:-1]  # the package a relative import starts from
-    targets: set[tuple[str, ...]] = set()
-    for level, module, names in imports:
-        if level == 0:  # absolute: only ``subliminal`` and its modules are followed
-            dotted = (module or "").split(".")
-            if dotted[0] != package:
-                continue
-            base = tuple(dotted[1:])
-        else:
-            if level - 1 > len(here):
-                continue  # above the package: not ours
-            base = here[:len(here) - (level - 1)] + (tuple(module.split(".")) if module else ())
-        targets.add(base)
-        targets.update(base + (name,) for name in names if name != "*")  # ``from . import plots``
-    return targets
-
-
-def _sources(package_dir: Path, root: str | None) -> list[Path]:
-    """The files the fingerprint of ``root`` covers: every ``.py`` of the package (``root=None``),
-    else ``root``'s own source, the sources of the package modules it imports (transitively),
-    and the ``__init__.py`` of every package they are in (Python runs those first)."""
-    if root is None:
-        return sorted(path for path in package_dir.rglob("*.py")  # not .ipynb_checkpoints and the like
-                      if not any(part.startswith(".") for part in path.relative_to(package_dir).parts))
-    parts = tuple(root.split("."))
-    start = _module_file(package_dir, parts)
-    if start is None:
-        raise ValueError(f"code root {root!r} is not a module of the package in {package_dir} "
-                         "(e.g. 'experiments', 'theory', or None for the whole package)")
-    seen: dict[Path, None] = {}
-    todo = [parts]
-    while todo:
-        parts = todo.pop()
-        for depth in range(len(parts) + 1):  # the parent packages' __init__.py, then the module
-            path = _module_file(package_dir, parts[:depth])
-            if path is None or path in seen:
-                continue
-            seen[path] = None
-            source = path.read_bytes()
-            imports = _imports_of(source, hashlib.sha256(source).digest())
-            relative = path.relative_to(package_dir).with_suffix("").parts
-            is_package = relative[-1] == "__init__"
-            module = relative[:-1] if is_package else relative
-            todo.extend(_package_imports(package_dir.name, module, is_package, imports))
-    return sorted(seen)
-
-
-def code_fingerprint(root: str | None = None, package_dir: Path | None = None) -> str:
-    """Package version + torch version + SHA-256 of the package sources that ``root`` depends on.
-
-    ``root`` (a module of the package, ``"experiments"`` or ``"exercises.alignment"``): its source
-    and those of every package module it imports, transitively: relative imports (``from . import
-    x``, ``from .x import y``, ``from .. import z``) and absolute ones of the package, at module level
-    or inside functions (read with :mod:`ast`, never executed; parsed once per process), plus the
-    ``__init__.py`` of each package on the way. Editing a module ``root`` never imports (``plots.py``
-    for ``"experiments"``) leaves the fingerprint as it was. ``root=None``: every ``.py`` under the
-    package, subpackages included. ``package_dir``: the package folder to read (default: this
-    package's own), e.g. a scratch copy in a test.
-
-    Part of every memoised key (with ``root`` beside it, as ``code_root``), so editing code a
-    result depends on invalidates it.
-    """
-    from . import __version__
-
-    package_dir = Path(package_dir) if package_dir is not None else Path(__file__).parent
-    if root is not None and (not isinstance(root, str) or not root):
-        raise ValueError(f"code root must be a module name such as 'experiments', or None; got {root!r}")
-    digest = hashlib.sha256(f"{__version__}\0{_torch_version()}\0".encode())
-    for path in _sources(package_dir, root):
-        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return f"{__version__}-torch{_torch_version()}-{digest.hexdigest()[:16]}"
 
 
 def canonical_json(value: Any) -> str:
@@ -616,138 +493,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# --------------------------------------------------------------------------- what the cache holds
-
-
-#: The stem of an entry's two files (:func:`entry_name`).
-_ENTRY_NAME = re.compile(r"^(?P<name>[0-9a-f]{40})\.(?P<ext>npz|json)$")
-#: A ``.npz`` this recent without its manifest may be a write in progress (the manifest follows it).
-_WRITE_GRACE_S = 600
-
-
-@dataclass
-class Entry:
-    """One entry of the result cache, as :func:`entries` finds it."""
-
-    kind: str
-    name: str  #: the 40-hex stem of ``NAME.npz`` and ``NAME.json``
-    files: tuple[Path, ...]  #: those of the two that exist (regular files)
-    size: int  #: their bytes together
-    modified: float  #: the newest modification time of the two
-    code_root: str | None
-    reachable: bool  #: the current code would serve it (its fingerprint is this code's)
-    why: str  #: in a few words: "current code", "its code has changed since", ...
-
-
-def entries(folder: Path | None = None) -> list[Entry]:
-    """Every entry in the result cache ``folder`` (default :func:`cache_dir`), sorted by kind and name.
-
-    Only files the store writes are considered: ``KIND/NAME.npz`` and ``KIND/NAME.json`` with
-    ``KIND`` a kind name and ``NAME`` 40 hexadecimal digits, regular files; anything else
-    (``timings/``, temporary files, the user's own files) is not an entry. Manifests are read as
-    :func:`load_entry` reads them (nothing is executed, the ``.npz`` is not parsed). An entry is
-    reachable when its manifest is intact, names a ``code_root`` whose :func:`code_fingerprint` is
-    the one it was stored with, and the entry's name is the one its key gives. ``OSError`` if the
-    folder cannot be listed.
-    """
-    folder = cache_dir() if folder is None else Path(folder)
-    fingerprints: dict[str | None, str | None] = {}
-    found = []
-    for kind_dir in sorted(folder.iterdir()):
-        if not _KIND.match(kind_dir.name) or kind_dir.is_symlink() or not kind_dir.is_dir():
-            continue
-        stems: dict[str, list[Path]] = {}
-        for path in sorted(kind_dir.iterdir()):
-            match = _ENTRY_NAME.match(path.name)
-            if match is None:
-                continue
-            try:
-                info = path.lstat()
-            except FileNotFoundError:  # removed meanwhile
-                continue
-            if stat.S_ISREG(info.st_mode):
-                stems.setdefault(match["name"], []).append(path)
-        for name, files in stems.items():
-            infos = [path.lstat() for path in files]
-            manifest = kind_dir / f"{name}.json"
-            code_root, reachable, why = _reachability(kind_dir.name, name, manifest, fingerprints)
-            if manifest not in files:
-                newest = max(info.st_mtime for info in infos)
-                why = ("no manifest (a write in progress?)" if time.time() - newest < _WRITE_GRACE_S
-                       else "no manifest (an interrupted write)")
-            found.append(Entry(kind=kind_dir.name, name=name, files=tuple(files),
-                               size=sum(info.st_size for info in infos),
-                               modified=max(info.st_mtime for info in infos),
-                               code_root=code_root, reachable=reachable, why=why))
-    return found
-
-
-def _reachability(kind: str, name: str, manifest_path: Path,
-                  fingerprints: dict) -> tuple[str | None, bool, str]:
-    """``(code_root, reachable, why)`` of the entry ``kind/name`` from its manifest."""
-    try:
-        manifest = json.loads(read_regular_file(manifest_path, MAX_MANIFEST_BYTES, "its manifest"))
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            return None, False, "damaged (not in the store's format)"
-        if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
-            return None, False, "damaged (its manifest fails its checksum)"
-        key = manifest.get("key")
-        if not isinstance(key, dict):
-            return None, False, "damaged (no key)"
-    except StoreError as exc:
-        return None, False, f"unreadable ({exc})"
-    except Exception as exc:  # noqa: BLE001 - any failure to parse it: damaged
-        return None, False, f"damaged ({type(exc).__name__})"
-    if "code_root" not in key:
-        return None, False, "no code root (stored by an older version)"
-    root = key["code_root"]
-    if root is not None and not isinstance(root, str):
-        return None, False, "damaged (its code root is not a module name)"
-    if root not in fingerprints:
-        try:
-            fingerprints[root] = code_fingerprint(root)
-        except (ValueError, OSError):
-            fingerprints[root] = None
-    if fingerprints[root] is None:
-        return root, False, f"its code root {root!r} is no longer a module of the package"
-    if key.get("code_fingerprint") != fingerprints[root]:
-        return root, False, "its code has changed since"
-    if entry_name(kind, key) != name:
-        return root, False, "stored under another entry's name"
-    size = manifest.get("npz_bytes")
-    npz = manifest_path.with_suffix(".npz")
-    try:
-        info = npz.lstat()
-    except OSError:
-        return root, False, "its .npz file is missing"
-    if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-        return root, False, "its .npz file is not the one its manifest describes"
-    return root, True, "current code"
-
-
-def prune(found: list[Entry] | None = None) -> list[Entry]:
-    """Delete the files of every unreachable entry of ``found`` (default: :func:`entries`) and return
-    those entries. A ``.npz`` without a manifest written in the last ten minutes is kept (its manifest
-    may be on its way). Only regular files named as the store names them are removed; run it while
-    nothing computes into the cache (an entry rewritten meanwhile is at worst recomputed, never served
-    wrong). ``OSError`` from the first file that cannot be removed (what was removed before it stays
-    removed)."""
-    found = entries() if found is None else found
-    pruned = []
-    for entry in found:
-        if entry.reachable or entry.why == "no manifest (a write in progress?)":
-            continue
-        for path in entry.files:
-            try:
-                if _ENTRY_NAME.match(path.name) and stat.S_ISREG(path.lstat().st_mode):
-                    path.unlink()
-            except FileNotFoundError:  # removed meanwhile
-                pass
-        pruned.append(entry)
-    return pruned
-
-
 __all__ = ["CACHE_ENV", "StoreError", "cache_dir", "check_writable", "code_fingerprint",
            "memoise", "canonical_json", "full_key", "entry_paths", "load_entry",
            "save_entry", "read_regular_file", "new_file_mode", "atomic_write",
-           "clean_orphans", "is_orphan", "entry_name", "Entry", "entries", "prune", "lookup"]
+           "clean_orphans", "is_orphan", "entry_name", "lookup"]

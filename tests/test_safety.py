@@ -262,21 +262,25 @@ def test_entries_of_other_code_are_not_served(cache, monkeypatch):
     assert compute.calls == 2
 
 
-def test_fingerprint_covers_every_module_of_the_package(tmp_path, monkeypatch):
-    """Editing or adding any subliminal/*.py changes the fingerprint (no hand-kept module list)."""
+def test_fingerprint_covers_every_module_of_the_package(tmp_path):
+    """Editing or adding any .py of the package (subpackages too) changes the whole-package fingerprint
+    (no hand-kept module list)."""
     package = tmp_path / "subliminal"
     shutil.copytree(ROOT / "subliminal", package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(store, "__file__", str(package / "store.py"))
-    before = store.code_fingerprint()
-    assert before == store.code_fingerprint()
+
+    def fingerprint():
+        return store.code_fingerprint(package_dir=package)
+
+    before = fingerprint()
+    assert before == fingerprint()
     for name in ("plots/style.py", "widgets/frames.py", "analysis.py", "exercises/projection.py"):
         original = (package / name).read_text()
         (package / name).write_text(original + "\n# edited\n")
-        assert store.code_fingerprint() != before, name
+        assert fingerprint() != before, name
         (package / name).write_text(original)
-        assert store.code_fingerprint() == before
+        assert fingerprint() == before
     (package / "new_module.py").write_text("x = 1\n")
-    assert store.code_fingerprint() != before
+    assert fingerprint() != before
 
 
 def test_orphaned_temp_files_are_cleaned_on_the_next_run(cache):
