@@ -19,6 +19,7 @@ reads like the chapters::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -29,7 +30,23 @@ from . import models
 from .config import N_DIGITS, Config
 from .data import batch_indices
 from .gradients import Dots, Grads, cosine, flat_dot, inner_products, random_like
-from .losses import digit_confidence, digit_cross_entropy, digit_label_part, kl_to_target, log_probs, softmax_kl
+from .losses import (
+    digit_confidence,
+    digit_cross_entropy,
+    digit_label_part,
+    kl_to_target,
+    log_probs,
+    softmax_kl,
+)
+
+
+def progress_bar(iterable, desc: str, progress: bool):
+    """``iterable`` with a tqdm bar when ``progress`` and the environment variable TQDM_DISABLE is unset.
+
+    tqdm reads TQDM_DISABLE itself, but its notebook bar (what ``tqdm.auto`` gives in a kernel) sets
+    ``disable`` before reading the environment, so the variable is honoured here, explicitly."""
+    off = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
+    return tqdm(iterable, desc=desc, leave=False, disable=off or not progress)
 
 
 def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config: Config,
@@ -43,7 +60,7 @@ def train_teacher(init: models.Params, x: torch.Tensor, y: torch.Tensor, config:
     optimizer = torch.optim.Adam(params, lr=config.teacher_lr, fused=True)
     batches = [idx.to(x.device) for idx in batch_indices(len(x), config.teacher_batch_size, config.teacher_epochs,
                                                           generator)]  # moved once: no per-step host transfer
-    for idx in tqdm(batches, desc="teacher", leave=False, **({} if progress else {"disable": True})):
+    for idx in progress_bar(batches, "teacher", progress):
         with models.matmul_precision(config.precision, x.device):
             logits = models.forward(params, x[idx])
         loss = digit_cross_entropy(logits, y[idx]).sum()
@@ -437,7 +454,7 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
         probe.start(n_models, n_steps, device)
     no_fire = torch.zeros(n_models, dtype=torch.bool, device=device)
 
-    for i, idx in enumerate(tqdm(batches, desc="students", leave=False, **({} if progress else {"disable": True}))):
+    for i, idx in enumerate(progress_bar(batches, "students", progress)):
         t = i / n_steps
         for probe in probes:
             probe.before_update(i, params)

@@ -52,6 +52,10 @@ def test_chapter_runs_in_fast_mode_and_tells_the_truth(book_html, path):
     assert executed.exists(), f"the gate build left no executed notebook at {executed}"
     values = built_glue(executed)
     assert values, f"no glued values in the build of {path.name}"
+    # the build sets TQDM_DISABLE=1: no training progress bar (a widget view or its text) on the page
+    bars = [o for cell in nbformat.read(executed, as_version=4).cells for o in cell.get("outputs", [])
+            if "it/s]" in str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", ""))]
+    assert not bars, f"{path.name}: {len(bars)} progress bar output(s) in the built page"
     write_json(ARTIFACTS / "executed" / f"{path.stem}.glue.json", values)
     check_invariants(path.stem, values)
 
