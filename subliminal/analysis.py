@@ -229,7 +229,7 @@ def epoch_gains(result, condition: str, per_epoch: int | None = None) -> np.ndar
 @dataclass(frozen=True)
 class Comparison:
     """Paired difference ``a - b`` over seeds: mean, 95 % t-interval half-width, seeds, and the verdict
-    ``"higher"`` / ``"lower"`` (the interval excludes 0) or ``"indistinguishable"``."""
+    ``"higher"`` / ``"lower"`` (the interval excludes 0) or ``"not shown to differ"``."""
 
     mean: float
     half: float
@@ -246,15 +246,15 @@ class Comparison:
 
 
 def verdict(mean: float, half: float) -> str:
-    """"higher" / "lower" when the interval mean ± half excludes 0, else "indistinguishable"
+    """"higher" / "lower" when the interval mean ± half excludes 0, else "not shown to differ"
     (also for an undefined interval, e.g. one seed)."""
     if not np.isfinite(half):
-        return "indistinguishable"
+        return "not shown to differ"
     if mean - half > 0:
         return "higher"
     if mean + half < 0:
         return "lower"
-    return "indistinguishable"
+    return "not shown to differ"
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Comparison:
