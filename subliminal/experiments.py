@@ -225,14 +225,19 @@ def _declarations(result: ExperimentResult) -> dict:
             if name in RESERVED_NAMES or name in STUDENT_CONDITIONS}
 
 
+#: The Config fields a trained teacher depends on, and so its cache key: the init (seed, sizes), the
+#: training data (n_train, and each seed's own order with data_per_seed) and the teacher's training.
+#: tests/test_experiments.py changes every other field and checks the teacher stays bit-identical.
+TEACHER_FIELDS = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs",
+                  "precision", "data_per_seed")
+
+
 def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, cache: bool = True,
                    progress: bool = False) -> models.Params:
     """One trained teacher per seed (memoised on disk): params with leading axis len(seeds)."""
     from .store import memoise
 
-    teacher_keys = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_batch_size", "teacher_epochs",
-                    "precision", "data_per_seed")
-    key = {"config": {k: getattr(config, k) for k in teacher_keys}, "seeds": list(seeds),
+    key = {"config": {k: getattr(config, k) for k in TEACHER_FIELDS}, "seeds": list(seeds),
            "device": torch.device(device).type, "float32_matmul": torch.get_float32_matmul_precision()}
 
     def compute():

@@ -139,3 +139,51 @@ def test_cached_result_finds_only_what_was_run(small_config, monkeypatch, tmp_pa
     found = cached_result(config, seeds=1, conditions=["student_aux"])
     np.testing.assert_array_equal(found["student_aux"].loss, ran["student_aux"].loss)
     assert cached_result(config, seeds=2, conditions=["student_aux"]) is None
+
+
+def _another_value(name, value):
+    """A valid value of Config field ``name`` that differs from ``value`` (with the settings it needs)."""
+    from subliminal.config import _CHOICES
+
+    if name in _CHOICES:
+        return {name: next(v for v in _CHOICES[name] if v != value)}
+    special = {
+        "student_momentum": {"student_optimizer": "sgd", "student_momentum": 0.5},
+        "student_weight_decay_mode": {"student_weight_decay_mode": "decoupled"},
+        "student_optimizer": {"student_optimizer": "sgd"},
+        "student_init_noise_tensors": {"student_init_noise_tensors": (("W1", 0.1),)},
+        "liminal_tau2": {"liminal_tau2": 0.5},
+        "projection_tau": {"projection_tau": 0.25},
+    }
+    if name in special:
+        return special[name]
+    if isinstance(value, bool):
+        return {name: not value}
+    if isinstance(value, int):
+        return {name: value + 1}
+    if isinstance(value, float):
+        return {name: value / 2 if value > 0 else 0.1}
+    raise AssertionError(f"no alternative value for Config.{name} = {value!r}; add one to this test")
+
+
+def test_the_teacher_depends_on_its_key_fields_only():
+    """The teachers' cache key lists TEACHER_FIELDS; every other Config field, changed alone, must leave the
+    trained teacher bit-identical (else the key would serve a stale teacher)."""
+    import torch
+
+    from subliminal.experiments import TEACHER_FIELDS, train_teachers
+
+    base = Config.fast(hidden=8, n_train=512, n_noise=512, teacher_epochs=1, teacher_batch_size=256,
+                       student_batch_size=256, trait_batch_size=256, curve_samples=100)
+    reference = train_teachers(base, [0, 1], torch.device("cpu"), cache=False)
+    others = [f for f in base.to_dict() if f not in TEACHER_FIELDS]
+    assert others, "every field is a teacher field?"
+    for name in others:
+        changed = base.replace(**_another_value(name, getattr(base, name)))
+        assert getattr(changed, name) != getattr(base, name), name
+        teacher = train_teachers(changed, [0, 1], torch.device("cpu"), cache=False)
+        assert all(torch.equal(a, b) for a, b in zip(teacher, reference)), \
+            f"Config.{name} changes the trained teacher: add it to experiments.TEACHER_FIELDS"
+    # and a key field does change it (the test can fail)
+    moved = train_teachers(base.replace(teacher_lr=base.teacher_lr * 2), [0, 1], torch.device("cpu"), cache=False)
+    assert not all(torch.equal(a, b) for a, b in zip(moved, reference))
