@@ -35,6 +35,7 @@ from pathlib import Path
 
 from . import budget, inventory, store
 from .config import Config, ConfigError
+from .errors import one_line
 
 EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
 #: Runs estimated to take longer than this (seconds on a 2-core CPU) announce their estimate first.
@@ -198,10 +199,6 @@ def _print_stdout(text: str) -> OSError | None:
     return None
 
 
-def _one_line(exc: BaseException) -> str:
-    return " | ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-
-
 def _error(message: str) -> None:
     print(f"subliminal: error: {message}", file=sys.stderr, flush=True)
 
@@ -226,7 +223,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             fix = f"point {store.CACHE_ENV} at a writable folder or pass --no-cache"
             store.check_writable(store.cache_dir(), "the result cache", fix)
     except (UsageError, OSError) as exc:
-        _error(_one_line(exc))
+        _error(one_line(exc))
         return EXIT_USAGE
     try:  # torch's C++ start-up aborts the process on a Ctrl-C in the middle of it
         with _interrupt_after():
@@ -235,9 +232,9 @@ def _reproduce(args: argparse.Namespace) -> int:
             from . import experiments  # noqa: F401
             from .data import DataUnavailableError, data_root
     except ImportError as exc:
-        missing = getattr(exc, "name", None) or _one_line(exc)
+        missing = getattr(exc, "name", None) or one_line(exc)
         _error(f"{missing} cannot be imported in this Python ({sys.executable}): "
-               f"{_one_line(exc)}; install the requirements: "
+               f"{one_line(exc)}; install the requirements: "
                "pip install -r requirements.txt")
         return EXIT_USAGE
 
@@ -251,13 +248,13 @@ def _reproduce(args: argparse.Namespace) -> int:
         if device == "cpu" and estimate.seconds > ANNOUNCE_AFTER_S:
             print(f"subliminal: this run needs {estimate.describe()}", file=sys.stderr, flush=True)
     except (UsageError, ConfigError, budget.BudgetError, DataUnavailableError, OSError, ValueError) as exc:
-        _error(_one_line(exc))
+        _error(one_line(exc))
         return EXIT_USAGE
     try:
         result = run_experiment(config, seeds=args.seeds, conditions=ALL_CONDITIONS, device=device,
                                 cache=not args.no_cache, progress=sys.stderr.isatty(), allow_large=args.allow_large)
     except (ConfigError, budget.BudgetError, DataUnavailableError, OSError, ValueError) as exc:
-        _error(_one_line(exc))
+        _error(one_line(exc))
         return EXIT_USAGE
     except MemoryError:
         _error(f"ran out of memory; this run needs {estimate.describe()}: use fewer seeds or --fast")
@@ -265,7 +262,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower():
             raise
-        _error(f"ran out of memory ({_one_line(exc)[:200]}); this run needs {estimate.describe()}: "
+        _error(f"ran out of memory ({one_line(exc)[:200]}); this run needs {estimate.describe()}: "
                "use fewer seeds or --fast")
         return EXIT_USAGE
     from .results import format_table
@@ -330,7 +327,7 @@ def _cache(args: argparse.Namespace) -> int:
                 store.check_writable(folder / kind, "the result cache folder",
                                      "nothing was deleted; run as the cache's owner or fix its permissions")
     except (UsageError, OSError) as exc:
-        _error(_one_line(exc))
+        _error(one_line(exc))
         return EXIT_USAGE
     lines = [f"result cache {folder}"]
     if found:
@@ -367,7 +364,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 def _reason(exc: Exception) -> str:
     """Why a write failed, in a few words (an OSError's own text, else the message)."""
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
 
 
 if __name__ == "__main__":

