@@ -149,12 +149,14 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def _device(requested: str | None) -> str:
-    import torch
+    """The device of the run, resolved by :func:`subliminal.models.resolve_device` (the one rule)."""
+    from .models import resolve_device
 
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was requested but no CUDA GPU is available here; use --device cpu "
-                         "(or leave --device out)")
-    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return resolve_device(requested).type
+    except ValueError:
+        raise UsageError(f"--device {requested} was requested but no CUDA GPU is available here; use --device cpu "
+                         "(or leave --device out)") from None
 
 
 def _check_budget(config: Config, seeds: int, conditions, device: str, allow_large: bool) -> budget.Estimate:

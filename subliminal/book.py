@@ -171,15 +171,14 @@ def _device(name: str, value: Any, example: str) -> str:
         _fail(name, "None (CUDA when available), 'cpu' or 'cuda'", value, example)
     if value == "cpu":
         return value
-    import torch
+    from .models import resolve_device  # the one rule (it imports torch)
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if value == "cuda":
+    try:
+        return resolve_device(value).type
+    except ValueError:
         raise ConfigError(f"{name} = 'cuda' but no CUDA GPU is available here; use "
                           f"{name} = 'cpu' (or {name} = None: CUDA when available, "
-                          "else the CPU)")
-    return "cpu"
+                          "else the CPU)") from None
 
 
 #: How each parameter a chapter may declare is checked: (rule, a valid example). ``FAST_X`` follows
