@@ -240,15 +240,21 @@ FAST_ENV = "SUBLIMINAL_FAST"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
+def env_flag(name: str) -> bool:
+    """The on/off environment variable ``name``: 1/true/yes/on or 0/false/no/off/unset (any case);
+    anything else is refused with a one-line error, so a typo never silently means "off"."""
+    value = os.environ.get(name, "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"environment variable {name} must be 1 or 0; got {value!r}")
+    return value in _TRUE
+
+
 def fast_mode(requested: bool = False) -> bool:
     """True when chapters, explorers and tests should use their small configuration:
     asked for (``requested``), or ``SUBLIMINAL_FAST=1`` in the environment."""
     if not isinstance(requested, bool):
         raise ConfigError(f"FAST must be True or False; got {requested!r}")
-    value = os.environ.get(FAST_ENV, "").strip().lower()
-    if value not in _TRUE + _FALSE:
-        raise ConfigError(f"environment variable {FAST_ENV} must be 1 or 0; got {value!r}")
-    return requested or value in _TRUE
+    return env_flag(FAST_ENV) or requested
 
 
 N_MNIST_TRAIN, N_MNIST_TEST = 60_000, 10_000
@@ -327,4 +333,4 @@ def _check_choice(name: str, value: Any, options: tuple) -> None:
 
 
 __all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "PROJECTION_SPACES",
-           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "LAYERS", "tensor_names", "fast_mode"]
+           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "LAYERS", "tensor_names", "env_flag", "fast_mode"]

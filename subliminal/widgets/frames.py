@@ -4,14 +4,13 @@ and running the chapter's conditions."""
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .. import plots
-from ..config import Config, fast_mode
+from ..config import Config, env_flag, fast_mode
 from ..results import ExperimentResult, mean_ci
 
 STATIC_ENV = "SUBLIMINAL_STATIC_WIDGETS"
@@ -84,7 +83,7 @@ def static_mode(static: bool | None = None) -> bool:
     """``static`` if given, else True when ``$SUBLIMINAL_STATIC_WIDGETS`` is ``1`` (the book build)."""
     if static is not None:
         return bool(static)
-    return os.environ.get(STATIC_ENV, "").strip().lower() in ("1", "true", "yes")
+    return env_flag(STATIC_ENV)
 
 
 # --------------------------------------------------------------------------- figures
