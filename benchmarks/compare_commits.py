@@ -1,6 +1,10 @@
-"""Time the reproduction at two commits side by side, in one run, on this machine.
+"""Time the reproduction (or Chapter 4's Adam arms) at two commits side by side, in one run, on this machine.
 
     python benchmarks/compare_commits.py --base 179ba38 [--head WORKTREE] [--seeds 2] [--rounds 2]
+                                         [--workload reproduction|arms]
+
+``--workload arms``: one epoch of Chapter 4's Adam-arms ensemble (teacher, reference and the seven
+arms of ``removal.ADAM_ARMS``, alignment and the drive probe on) instead of the reproduction.
 
 Each commit's ``subliminal`` package is exported into a temporary folder (``git archive``;
 ``--head`` defaults to the working tree) and timed in a fresh Python process:
@@ -34,9 +38,15 @@ load_mnist()  # data loading is not part of the timing, nor are one-time costs (
 run_experiment(Config(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=1, teacher_batch_size=256,
                       student_batch_size=256, trait_batch_size=256), seeds=1, device="cpu", cache=False, progress=False)
 start = time.perf_counter()
-run_experiment(Config(), seeds={seeds}, device="cpu", cache=False, progress=False)
+{work}
 print(time.perf_counter() - start)
 """
+WORKLOADS = {
+    "reproduction": 'run_experiment(Config(), seeds={seeds}, device="cpu", cache=False, progress=False)',
+    "arms": ("from subliminal import removal; run_experiment(Config(student_epochs=1).replace(track_drive=True), "
+             "seeds={seeds}, device='cpu', cache=False, progress=False, conditions=['teacher', 'reference'] + "
+             "[(a.name, a.condition) for a in removal.ADAM_ARMS])"),
+}
 
 
 def export(rev: str, folder: Path) -> Path:
@@ -48,8 +58,9 @@ def export(rev: str, folder: Path) -> Path:
     return folder
 
 
-def time_once(path: Path, seeds: int) -> float:
-    out = subprocess.run([sys.executable, "-c", TIMER.format(path=str(path), seeds=seeds)], cwd=tempfile.gettempdir(),
+def time_once(path: Path, seeds: int, workload: str = "reproduction") -> float:
+    code = TIMER.format(path=str(path), seeds=seeds, work=WORKLOADS[workload].format(seeds=seeds))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tempfile.gettempdir(),
                          check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -60,6 +71,7 @@ def main() -> None:
     parser.add_argument("--head", default=None, help="a commit; default: the working tree")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="reproduction")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = export(args.base, Path(tmp) / "base")
@@ -68,7 +80,7 @@ def main() -> None:
         times: dict[str, list[float]] = {args.base: [], label: []}
         for r in range(args.rounds):
             for name, path in ((args.base, base), (label, head)):
-                seconds = time_once(path, args.seeds)
+                seconds = time_once(path, args.seeds, args.workload)
                 times[name].append(seconds)
                 print(f"round {r + 1}: {name:<14} {seconds:7.1f} s  ({seconds / args.seeds:5.1f} s/seed)", flush=True)
         medians = {name: statistics.median(values) for name, values in times.items()}
