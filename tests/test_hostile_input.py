@@ -487,8 +487,8 @@ def test_an_interrupted_mnist_write_of_an_exited_process_is_cleaned_a_live_ones_
         capture_output=True,
         text=True,
     ).stdout.strip()
-    orphan = raw / f"train-labels-idx1-ubyte.{host}-{dead}-abcd1234.tmp"
-    live = raw / f"train-labels-idx1-ubyte.{host}-{os.getpid()}-abcd1234.tmp"
+    orphan = raw / f"train-labels-idx1-ubyte.tmp-{host}-{dead}-abcd1234.part"
+    live = raw / f"train-labels-idx1-ubyte.tmp-{host}-{os.getpid()}-abcd1234.part"
     foreign = raw / "train-labels-idx1-ubyte.mine.tmp"
     for path in (orphan, live, foreign):
         path.write_bytes(b"x")
