@@ -27,6 +27,8 @@ from .config import N_DIGITS, Config
 #: Digit accuracy of guessing (ten classes), as a fraction and in percent.
 CHANCE = 1.0 / N_DIGITS
 CHANCE_PERCENT = 100.0 * CHANCE
+#: Fraction of the last steps over which a student's ``final_loss`` averages the distillation loss.
+FINAL_LOSS_FRACTION = 0.1
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -83,6 +85,14 @@ class ConditionResult:
     predicted_counts: np.ndarray | None = None
     balanced_accuracy: np.ndarray | None = None
     displacement_cos: np.ndarray | None = None
+
+    @property
+    def final_loss(self) -> np.ndarray | None:
+        """(N,) the distillation loss averaged over the last FINAL_LOSS_FRACTION of the steps."""
+        if self.loss is None:
+            return None
+        n_last = max(1, int(round(FINAL_LOSS_FRACTION * self.loss.shape[1])))
+        return self.loss[:, -n_last:].mean(axis=1)
 
     @property
     def frac_positive(self) -> np.ndarray | None:
@@ -223,5 +233,5 @@ def format_table(result: ExperimentResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHANCE", "CHANCE_PERCENT", "ConditionInfo", "CONDITIONS", "info", "mean_ci", "ConditionResult",
+__all__ = ["CHANCE", "CHANCE_PERCENT", "FINAL_LOSS_FRACTION", "ConditionInfo", "CONDITIONS", "info", "mean_ci", "ConditionResult",
            "ExperimentResult", "summary_table", "format_table"]

@@ -31,8 +31,6 @@ from .config import Config, ConfigError
 from .experiments import condition_specs, run_experiment
 from .results import mean_ci
 
-#: Fraction of the last steps over which ``final_loss`` averages the distillation loss.
-FINAL_LOSS_FRACTION = 0.1
 
 _NOT_SWEEPABLE = {
     "seed": "sweep over models with the `seeds` argument instead of the `seed` setting",
@@ -112,14 +110,11 @@ def run_sweeps(sweeps: Mapping[str, Sequence[Any]], config: Config | None = None
 def _tidy(result, parameter: str, value: Any) -> pd.DataFrame:
     rows = []
     for name, res in result.conditions.items():
-        n_last = None
-        if res.loss is not None:
-            n_last = max(1, int(round(FINAL_LOSS_FRACTION * res.loss.shape[1])))
         for i, seed in enumerate(result.seeds):
             row = {"parameter": parameter, "value": value, "condition": name, "seed": seed,
                    "accuracy": float(res.accuracy[i])}
             if res.loss is not None:
-                row["final_loss"] = float(res.loss[i, -n_last:].mean())
+                row["final_loss"] = float(res.final_loss[i])
             if res.cosine is not None:
                 row["frac_positive"] = float(res.frac_positive[i])
                 row["mean_cosine"] = float(res.mean_cosine[i])
