@@ -37,10 +37,10 @@ def epoch_of_step(n_steps: int, per_epoch: int) -> np.ndarray:
 
 
 def epoch_means(values: np.ndarray, per_epoch: int) -> np.ndarray:
-    """Mean of per-step ``values`` (N, S) within each epoch -> (N, n_epochs)."""
+    """Mean of per-step ``values`` (N, S) within each epoch -> (N, n_epochs); NaN steps (not measured) are left out."""
     values = np.atleast_2d(np.asarray(values, dtype=float))
     epochs = epoch_of_step(values.shape[1], per_epoch)
-    return np.stack([values[:, epochs == e].mean(axis=1) for e in range(epochs.max() + 1)], axis=1)
+    return np.stack([np.nanmean(values[:, epochs == e], axis=1) for e in range(epochs.max() + 1)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,13 @@ def early_late(values: np.ndarray, early_steps: int) -> EarlyLate:
     """Split per-step ``values`` (N, S) into the first ``early_steps`` steps and the remaining ones.
 
     With ``early_steps = steps_per_epoch(config)`` this compares the first epoch
-    with all later epochs.
+    with all later epochs. Steps that were not measured (NaN) are left out of the means.
     """
     values = np.atleast_2d(np.asarray(values, dtype=float))
     if not 0 < early_steps < values.shape[1]:
         raise ValueError(f"early_steps must be between 1 and {values.shape[1] - 1}; got {early_steps}")
-    return EarlyLate(values[:, :early_steps].mean(axis=1), values[:, early_steps:].mean(axis=1), early_steps)
+    return EarlyLate(np.nanmean(values[:, :early_steps], axis=1), np.nanmean(values[:, early_steps:], axis=1),
+                     early_steps)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

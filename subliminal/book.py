@@ -158,6 +158,18 @@ def _sweeps(name: str, value: Any, example: str) -> dict:
     return out
 
 
+def _doses(name: str, value: Any, example: str) -> list[float]:
+    """A rule: a non-empty list of finite numbers >= 0 (noise stds in units of a tensor's init std)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        _fail(name, "a non-empty list of numbers >= 0", value, example)
+    values = list(value)
+    ok = values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                        for v in values)
+    if not ok:
+        _fail(name, "a non-empty list of finite numbers >= 0", value, example)
+    return [float(v) for v in values]
+
+
 def _fast(name: str, value: Any, example: str) -> bool:
     if not isinstance(value, bool):
         _fail(name, "True or False", value, example)
@@ -199,6 +211,7 @@ PARAMETER_RULES: dict[str, tuple[Callable[[str, Any, str], Any], str]] = {
     "SWEEPS": (_sweeps, "{'student_lr': [1e-4, 3e-4]}"),
     "FAST_SWEEPS": (_sweeps, "{'student_lr': [3e-4, 1e-3]}"),
     "PERTURBATIONS": (_sweeps, "{'student_weight_decay': [0.0, 1e-4]}"),
+    "DOSES": (_doses, "[0.5]"),
 }
 
 

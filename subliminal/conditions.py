@@ -22,6 +22,8 @@ from .config import LAYERS, PROJECTION_SPACES, TRAIT_GRADIENTS, tensor_names
 
 #: Directions a matched placebo can edit along (see :class:`StudentCondition`).
 PLACEBOS = ("shuffled", "confidence", "label_only", "random", "permuted")
+#: How a shared-init student's hidden units can be relabelled (see :class:`StudentCondition`).
+PERMUTATIONS = ("all", "hidden")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class StudentCondition:
     and the last layer's blocks ``"W3_digit"``, ``"W3_aux"``, ``"b3_digit"``, ``"b3_aux"``) taken from
     the teacher's init, everything else from the student's own cross draw: a partially shared student.
     ``()`` (the default) is the whole cross init; all six tensors are the shared student.
+    ``permute``: with ``init="shared"``, start at the teacher's init with the hidden units of both
+    hidden layers relabelled by a permutation fixed per seed: ``"all"`` relabels the head's inputs
+    too (the same function in other coordinates), ``"hidden"`` leaves the head as it was (the
+    teacher's head reading shuffled features: another function).
     """
 
     init: str = "shared"
@@ -53,11 +59,12 @@ class StudentCondition:
     tau: float | None = None
     placebo: str | None = None
     shared: tuple[str, ...] = ()
+    permute: str | None = None
 
     def __post_init__(self):
         checks = {"init": ("shared", "cross"), "outputs": ("aux", "all"), "trait": (None, *TRAIT_GRADIENTS),
                   "layers": (None, *LAYERS), "space": (None, *PROJECTION_SPACES),
-                  "placebo": (None, *PLACEBOS)}
+                  "placebo": (None, *PLACEBOS), "permute": (None, *PERMUTATIONS)}
         for name, options in checks.items():
             if getattr(self, name) not in options:
                 raise ValueError(f"StudentCondition {name} must be one of {options}; got {getattr(self, name)!r}")
@@ -72,6 +79,9 @@ class StudentCondition:
         if self.shared and self.init != "cross":
             raise ValueError(f"StudentCondition shared needs init='cross' (a shared-init student shares every "
                              f"tensor already); got init={self.init!r}, shared={self.shared!r}")
+        if self.permute is not None and self.init != "shared":
+            raise ValueError(f"StudentCondition permute needs init='shared' (it relabels the teacher's init); "
+                             f"got init={self.init!r}, permute={self.permute!r}")
         if self.placebo is not None and not self.project:
             raise ValueError("StudentCondition placebo needs project=True (a placebo is a projection along "
                              "another direction)")
@@ -153,5 +163,5 @@ def student_condition(condition: Any) -> StudentCondition | None:
                      "(name, StudentCondition(...))")
 
 
-__all__ = ["PLACEBOS", "StudentCondition", "Condition", "CONDITIONS", "RESERVED_NAMES", "STUDENT_CONDITIONS",
+__all__ = ["PLACEBOS", "PERMUTATIONS", "StudentCondition", "Condition", "CONDITIONS", "RESERVED_NAMES", "STUDENT_CONDITIONS",
            "ALL_CONDITIONS", "IMITATION_CONDITIONS", "TRANSFER_CONDITIONS", "info", "student_condition"]

@@ -114,6 +114,10 @@ class Config:
     track_alignment: bool = True
     trait_grad: str = "labelled"
     trait_batch_size: int = 1024
+    # measure the alignment probes (cosine, trait loss, <g_t, update>) at every k-th step only
+    # (steps 0, k, 2k, ...; the others are NaN), which saves most of their cost; a projection
+    # needs g_t at every step and measures it there whatever k is. The training is unchanged.
+    alignment_every: int = 1
     # projection mitigation: remove the fraction `projection_beta` of the g_t component
     # whenever cos(g_d, g_t) > `projection_tau`, from all layers or the hidden ones only;
     # tau = -1 projects at every step (two-sided). `projection_space="update"` projects the
@@ -142,7 +146,8 @@ class Config:
     def __post_init__(self) -> None:
         """Validate every field; each error names the field, the value and a valid example."""
         for name in ["hidden", "n_aux", "n_noise", "teacher_epochs", "student_epochs", "teacher_batch_size",
-                     "student_batch_size", "trait_batch_size", "drive_batch_size", "curve_every", "curve_samples"]:
+                     "student_batch_size", "trait_batch_size", "drive_batch_size", "curve_every", "curve_samples",
+                     "alignment_every"]:
             self._int(name, minimum=1, why={
                 "n_aux": ": the student is distilled on the aux logits",
                 "teacher_epochs": ": an untrained teacher has no trait to pass on",

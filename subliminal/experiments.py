@@ -315,7 +315,8 @@ def student_starts(config: Config, seeds: Sequence[int], specs: Sequence[Student
     """Where every student starts: the ensemble (condition-major, ``len(specs) * len(seeds)`` members).
 
     A shared-init condition starts at its seed's shared init (``shared``, else drawn), a cross one at
-    the seed's cross init with the tensors in ``spec.shared`` taken from the shared init; then the
+    the seed's cross init with the tensors in ``spec.shared`` taken from the shared init (a permuted one at
+    the shared init relabelled by :func:`hidden_permutations`); then the
     init noise of ``config`` (``student_init_noise``, per tensor ``student_init_noise_tensors``) is
     added, the same perturbation for every condition of a seed."""
     shared = shared_inits(config, seeds, device) if shared is None else shared
@@ -327,12 +328,24 @@ def student_starts(config: Config, seeds: Sequence[int], specs: Sequence[Student
         start = shared
         if spec.init == "cross":
             start = models.mix_inits(cross, shared, spec.shared) if spec.shared else cross
+        if spec.permute is not None:
+            start = models.permute_hidden(start, hidden_permutations(config, seeds), head=spec.permute == "all")
         if jitter:  # the same perturbation for every condition of a seed
             streams = [generator(config.seed, "init-jitter", k) for k in seeds]
             start = (models.perturb_tensors(start, stds, streams, config.student_init_noise) if stds
                      else models.perturb(start, config.student_init_noise, streams))
         starts.append(start)
     return models.concat(*starts)
+
+
+def hidden_permutations(config: Config, seeds: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per seed, the fixed relabelling (p1, p2) of the hidden units of layers 1 and 2 that a permuted student
+    starts with (:func:`models.permute_hidden`): its own stream, the same for every condition of a seed."""
+    out = []
+    for k in seeds:
+        gen = generator(config.seed, "hidden-permutation", k)
+        out.append((torch.randperm(config.hidden, generator=gen), torch.randperm(config.hidden, generator=gen)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -499,4 +512,4 @@ def _permutations(config: Config, seed: int, shapes, device) -> list[torch.Tenso
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "PLACEBOS", "resolve_device", "seed_list",
            "condition_specs", "run_experiment", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
-           "student_starts", "training_data"]
+           "student_starts", "hidden_permutations", "training_data"]

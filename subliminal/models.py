@@ -44,6 +44,23 @@ def mix_inits(base: Params, donor: Params, names: Iterable[str]) -> Params:
     return out
 
 
+def permute_hidden(params: Params, orders: Sequence[tuple[torch.Tensor, torch.Tensor]], head: bool = True) -> Params:
+    """Relabel the hidden units of every model: ``orders[e] = (p1, p2)``, permutations of the H units of layers
+    1 and 2. Unit ``j`` of the result is unit ``p[j]`` of the input: W1's columns and b1 by p1, W2's rows by p1
+    and its columns and b2 by p2, and (``head=True``) W3's rows by p2, which computes the same function in
+    other coordinates; ``head=False`` leaves W3 as it was. Returns copies."""
+    W1, b1, W2, b2, W3, b3 = params
+    if len(orders) != len(W1):
+        raise ValueError(f"one (p1, p2) per model: got {len(orders)} for {len(W1)} models")
+    p1 = torch.stack([o[0] for o in orders]).to(W1.device)  # (E, H)
+    p2 = torch.stack([o[1] for o in orders]).to(W1.device)
+    rows = torch.arange(len(W1), device=W1.device)[:, None]
+    W1 = W1[rows, :, p1].transpose(1, 2)  # indexed (E, H, 784), back to (E, 784, H)
+    W2 = W2[rows, p1][rows, :, p2].transpose(1, 2)
+    return [W1.contiguous(), b1[rows, p1], W2.contiguous(), b2[rows, p2],
+            W3[rows, p2].contiguous() if head else W3.clone(), b3.clone()]
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available) -> a usable torch.device.
 

@@ -96,13 +96,16 @@ class ConditionResult:
 
     @property
     def frac_positive(self) -> np.ndarray | None:
-        """(N,) fraction of steps with cos(g_d, g_t) > 0."""
-        return None if self.cosine is None else (self.cosine > 0).mean(axis=1)
+        """(N,) fraction of the measured steps with cos(g_d, g_t) > 0 (steps not measured are NaN)."""
+        if self.cosine is None:
+            return None
+        measured = ~np.isnan(self.cosine)
+        return (self.cosine > 0).sum(axis=1) / measured.sum(axis=1)
 
     @property
     def mean_cosine(self) -> np.ndarray | None:
-        """(N,) mean cosine over steps."""
-        return None if self.cosine is None else self.cosine.mean(axis=1)
+        """(N,) mean cosine over the measured steps."""
+        return None if self.cosine is None else np.nanmean(self.cosine, axis=1)
 
     @property
     def class_shares(self) -> np.ndarray | None:

@@ -300,8 +300,12 @@ class AlignmentProbe(Probe):
 
         self.records = {"cosine": zeros(), "cosine_after": zeros(), "projected": zeros(torch.bool),
                         "trait_loss": zeros()}
+        for name in ("cosine", "cosine_after", "trait_loss"):
+            self.records[name].fill_(float("nan"))  # a step without g_t (alignment_every > 1) stays NaN
 
     def after_update(self, step):
+        if step.g_t is None:
+            return
         i = step.index
         self.records["cosine"][:, i] = cosine(step.g_d_raw, step.g_t, dots=step.dots)
         if step.g_d is step.g_d_raw:
@@ -328,12 +332,15 @@ class UpdateProbe(Probe):
     def start(self, n_models, n_steps, device):
         self.records = {name: torch.zeros(n_models, n_steps, device=device)
                         for name in ("trait_update", "update_norm", "trait_grad_norm")}
+        for name in ("trait_update", "trait_grad_norm"):
+            self.records[name].fill_(float("nan"))  # a step without g_t (alignment_every > 1) stays NaN
 
     def after_update(self, step):
         i = step.index
-        self.records["trait_update"][:, i] = flat_dot(step.g_t, step.delta)
         self.records["update_norm"][:, i] = flat_dot(step.delta, step.delta).sqrt()
-        self.records["trait_grad_norm"][:, i] = step.dots[2].sqrt()
+        if step.g_t is not None:
+            self.records["trait_update"][:, i] = flat_dot(step.g_t, step.delta)
+            self.records["trait_grad_norm"][:, i] = step.dots[2].sqrt()
 
 
 class DriveProbe(Probe):
@@ -428,7 +435,7 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
 
     At every step: the loss terms on a noise batch give g_d; if a transform or a probe needs
     it, the trait gradient g_t is computed on a batch of ``trait.x`` (order from
-    ``trait_generator``); the gradient transforms change g_d; the optimiser
+    ``trait_generator``; for probes alone, at every ``config.alignment_every``-th step); the gradient transforms change g_d; the optimiser
     (:func:`student_optimizer`) takes the step; the update transforms change the step it took;
     the probes record. The logs of all probes are merged into one dict of CPU tensors.
     """
@@ -458,13 +465,15 @@ def distill(init: models.Params, noise: torch.Tensor, terms: Sequence[LossTerm],
         t = i / n_steps
         for probe in probes:
             probe.before_update(i, params)
+        # g_t at this step: at every step for a transform, at every `alignment_every`-th for the probes
+        measure = needs_trait and (bool(transforms) or i % config.alignment_every == 0)
         with models.matmul_precision(config.precision, device):  # weights cast once for both batches
             logits = models.forward(params, noise[idx])
-            trait_logits = models.forward(params, trait.x[trait_batches[i]]) if needs_trait else None
+            trait_logits = models.forward(params, trait.x[trait_batches[i]]) if measure else None
         losses = {term.name: term(logits, idx, t) for term in terms}
         g_d_raw = list(torch.autograd.grad(sum(loss.sum() for loss in losses.values()), params))
         g_t = trait_loss = dots = placebo = None
-        if needs_trait:
+        if measure:
             trait_loss = trait.loss(trait_logits, trait_batches[i])
             g_t = trait.gradient(trait_loss, params)
             if transforms and trait.has_placebo:

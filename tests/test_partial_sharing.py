@@ -213,3 +213,88 @@ def test_validation_messages():
         Config(student_init_noise_tensors=[("W1", 0.1), ("W1", 0.2)])
     with pytest.raises(ConfigError, match=r"a mapping from tensor names to stds"):
         Config(student_init_noise_tensors=0.1)
+
+
+# --------------------------------------------------------------------------- a permuted start
+
+U = float(torch.finfo(torch.float32).eps) / 2
+
+
+def test_permuting_the_hidden_units_keeps_the_function_and_moves_every_tensor():
+    """Step 0: the permuted start computes the shared start's logits up to summation order. Each logit is
+    a sum of K products in float32, accurate to K*U*sum|products| (U the unit roundoff); the two
+    orders each err by at most that, so they differ by at most twice it."""
+    config, seeds = Config(hidden=32), [0, 1]
+    shared = shared_inits(config, seeds, "cpu")
+    orders = [(torch.randperm(32, generator=torch.Generator().manual_seed(k)),
+               torch.randperm(32, generator=torch.Generator().manual_seed(10 + k))) for k in seeds]
+    permuted = models.permute_hidden(shared, orders)
+    x = torch.rand(64, 784, generator=torch.Generator().manual_seed(5))
+    # the network of absolute values bounds every partial sum; 784 + 2H terms round along the way
+    magnitude = ((x.abs() @ shared[0].abs()) @ shared[2].abs()) @ shared[4].abs()
+    bound = 2 * (784 + 2 * 32) * U * magnitude
+    diff = (models.forward(permuted, x) - models.forward(shared, x)).abs()
+    assert (diff <= bound).all()
+    for i, (p, s) in enumerate(zip(permuted, shared)):  # every weight tensor is relabelled, not kept
+        if i in (0, 2, 4):
+            assert not torch.equal(p, s) and torch.equal(p.flatten(1).sort().values, s.flatten(1).sort().values)
+    # relabelling the hidden layers but not the head reads the features in the wrong order: another function
+    other, same = models.forward(models.permute_hidden(shared, orders, head=False), x), models.forward(shared, x)
+    assert (other - same).abs().max() > 0.1 * same.abs().max() > float(bound.max())
+
+
+def test_a_permuted_student_ends_where_the_shared_student_ends(tiny):
+    """Adam acts coordinate by coordinate and the loss reads only the function, so the permuted student's
+    whole trajectory is the shared one relabelled: equal up to float32 rounding, judged as in
+    test_training's ensemble test (rounding-level drift far below what the book resolves)."""
+    config = tiny.replace(hidden=64, student_epochs=2)
+    result = run_experiment(config, seeds=3, conditions=["student_aux", ("permuted", StudentCondition(permute="all"))],
+                            cache=False, progress=False)
+    a, b = result["student_aux"], result["permuted"]
+    assert abs(a.loss[:, 0] - b.loss[:, 0]).max() <= 1e-4 * a.loss[:, 0].max()
+    assert np.abs(a.cosine[:, 0] - b.cosine[:, 0]).max() <= 10_000 * U
+    spread = a.accuracy.std(ddof=1)
+    assert np.abs(a.accuracy - b.accuracy).max() <= 0.25 * spread
+    standard_error = a.cosine.std(axis=1, ddof=1) / np.sqrt(a.cosine.shape[1])
+    assert (np.abs(a.cosine.mean(axis=1) - b.cosine.mean(axis=1)) <= 0.1 * standard_error).all()
+    # ... while its displacement, read in the teacher's coordinates, points nowhere in particular
+    assert (np.abs(b.displacement_cos[:, -1]) < 0.5 * a.displacement_cos[:, -1]).all()
+
+
+def test_permute_validation():
+    with pytest.raises(ValueError, match=r"permute needs init='shared'"):
+        StudentCondition(init="cross", permute="all")
+    with pytest.raises(ValueError, match=r"permute must be one of \(None, 'all', 'hidden'\)"):
+        StudentCondition(permute="head")
+    with pytest.raises(ValueError, match="one \\(p1, p2\\) per model"):
+        models.permute_hidden(random_params(0), [(torch.arange(4), torch.arange(4))])
+
+
+# --------------------------------------------------------------------------- alignment at every k-th step
+
+
+def test_alignment_every_k_steps_is_an_exact_subsample(tiny):
+    """The probes never change the training: measuring g_t at steps 0, k, 2k, ... gives exactly the
+    every-step run's numbers at those steps, NaN at the others, and the same students."""
+    config = tiny.replace(student_epochs=3)
+    conditions = ["student_aux", "cross_aux"]
+    every = run_experiment(config, seeds=2, conditions=conditions, cache=False, progress=False)
+    third = run_experiment(config.replace(alignment_every=3), seeds=2, conditions=conditions, cache=False,
+                           progress=False)
+    for name in conditions:
+        a, b = every[name], third[name]
+        np.testing.assert_array_equal(a.accuracy, b.accuracy)
+        np.testing.assert_array_equal(a.loss, b.loss)
+        for field in ("cosine", "trait_loss", "trait_update"):
+            x, y = getattr(a, field), getattr(b, field)
+            np.testing.assert_array_equal(x[:, ::3], y[:, ::3], err_msg=field)
+            assert np.isnan(np.delete(y, np.s_[::3], axis=1)).all(), field
+        np.testing.assert_array_equal(a.update_norm, b.update_norm)
+        np.testing.assert_array_equal(b.frac_positive, (a.cosine[:, ::3] > 0).mean(axis=1))
+        np.testing.assert_allclose(b.mean_cosine, a.cosine[:, ::3].mean(axis=1), rtol=1e-6)
+    # a projection needs g_t at every step: it is measured there whatever alignment_every says
+    projected = run_experiment(config.replace(alignment_every=3), seeds=1, conditions=["projection"], cache=False,
+                               progress=False)["projection"]
+    assert not np.isnan(projected.cosine).any()
+    with pytest.raises(ConfigError, match="alignment_every"):
+        Config(alignment_every=0)
