@@ -234,20 +234,30 @@ TEACHER_FIELDS = ("seed", "hidden", "n_aux", "n_train", "teacher_lr", "teacher_b
 
 def train_teachers(config: Config, seeds: Sequence[int], device: torch.device, cache: bool = True,
                    progress: bool = False) -> models.Params:
-    """One trained teacher per seed (memoised on disk): params with leading axis len(seeds)."""
+    """One trained teacher per seed: params with leading axis len(seeds).
+
+    Each seed's teacher is trained and memoised on its own, so it is the same numbers whatever seeds run
+    beside it (a batched matrix product may round differently for another ensemble size), and a run of
+    seeds 0-4 finds the teachers a run of seeds 0-9 trained."""
     from .store import memoise
 
-    key = {"config": {k: getattr(config, k) for k in TEACHER_FIELDS}, "seeds": list(seeds),
-           "device": torch.device(device).type, "float32_matmul": torch.get_float32_matmul_precision()}
+    x_train = y_train = None
+    teachers = []
+    for k in seeds:
+        key = {"config": {f: getattr(config, f) for f in TEACHER_FIELDS}, "seeds": [int(k)],
+               "device": torch.device(device).type, "float32_matmul": torch.get_float32_matmul_precision()}
 
-    def compute():
-        x_train, y_train, _, _ = training_data(config, device)
-        init = shared_inits(config, seeds, device)
-        order = generator(config.seed, "teacher-order", data_index(config, seeds))
-        trained = train_teacher(init, x_train, y_train, config, order, progress)
-        return {"params": models.to_numpy(trained)}
+        def compute(k=k):
+            nonlocal x_train, y_train
+            if x_train is None:
+                x_train, y_train, _, _ = training_data(config, device)
+            order = generator(config.seed, "teacher-order", data_index(config, [k]))
+            trained = train_teacher(shared_inits(config, [k], device), x_train, y_train, config, order, progress)
+            return {"params": models.to_numpy(trained)}
 
-    return models.from_numpy(memoise("teachers", key, compute, enabled=cache, code="experiments")["params"], device)
+        teachers.append(models.from_numpy(memoise("teachers", key, compute, enabled=cache,
+                                                  code="experiments")["params"], device))
+    return models.concat(*teachers)
 
 
 def shared_inits(config: Config, seeds: Sequence[int], device) -> models.Params:
