@@ -32,15 +32,14 @@ DIGIT_BLOCK, AUX_BLOCK = ("W3_digit", "b3_digit"), ("W3_aux", "b3_aux")
 #: The arms that take the start apart (biases start at 0 in every init, so a bias named here or not is
 #: the same number; they are named with their weights for clarity).
 ARMS = [
-    Arm("hidden_only", StudentCondition(init="cross", shared=HIDDEN), "hidden layers shared, head fresh",
-        "#0072B2"),
-    Arm("head_only", StudentCondition(init="cross", shared=HEAD), "head shared, hidden layers fresh", "#D55E00"),
+    Arm("hidden_only", StudentCondition(init="cross", shared=HIDDEN), "hidden layers only", "#332288"),
+    Arm("head_only", StudentCondition(init="cross", shared=HEAD), "head only", "#999933"),
     Arm("fresh_digit_block", StudentCondition(init="cross", shared=HIDDEN + AUX_BLOCK),
-        "all shared but the digit block", "#CC79A7"),
+        "all but the digit block", "#CC79A7"),
     Arm("fresh_aux_block", StudentCondition(init="cross", shared=HIDDEN + DIGIT_BLOCK),
-        "all shared but the aux block", "#E69F00"),
-    Arm("permuted", StudentCondition(permute="all"), "teacher's init, hidden units relabelled", "#009E73"),
-    Arm("permuted_hidden", StudentCondition(permute="hidden"), "hidden units relabelled, head not", "#56B4E9"),
+        "all but the aux block", "#E69F00"),
+    Arm("permuted", StudentCondition(permute="all"), "relabelled", "#009E73"),
+    Arm("permuted_hidden", StudentCondition(permute="hidden"), "relabelled hidden layers", "#56B4E9"),
 ]
 #: The two ends every arm is compared with: the shared-init student and the cross-model student.
 ENDS = ("student_aux", "cross_aux")
@@ -105,18 +104,36 @@ def dose_name(tensor: str, relative: float) -> str:
 # --------------------------------------------------------------------------- the measurements
 
 
-def alignment_on_steps(res: ConditionResult, every: int = ALIGNMENT_EVERY) -> tuple[np.ndarray, np.ndarray]:
-    """Per seed, on steps 0, every, 2 every, ...: (fraction of steps with cos(g_d, g_t) > 0, mean cosine)."""
+def measured_cosines(res: ConditionResult, every: int = ALIGNMENT_EVERY, name: str = "this result") -> np.ndarray:
+    """(N, S) cosines -> (N, ceil(S / every)): cos(g_d, g_t) on the steps 0, every, 2 every, ... (none NaN)."""
     if res.cosine is None:
-        raise ValueError("this result has no alignment record (run with track_alignment=True)")
+        raise ValueError(f"{name} has no alignment record (run with track_alignment=True)")
     cos = np.asarray(res.cosine, dtype=float)[:, ::every]
     if np.isnan(cos).any():
-        raise ValueError(f"the alignment was not measured at every {every}-th step of this result")
+        raise ValueError(f"the alignment of {name} was not measured at steps 0, {every}, {2 * every}, ...")
+    return cos
+
+
+def alignment_on_steps(res: ConditionResult, every: int = ALIGNMENT_EVERY) -> tuple[np.ndarray, np.ndarray]:
+    """Per seed, on steps 0, every, 2 every, ...: (fraction of steps with cos(g_d, g_t) > 0, mean cosine)."""
+    cos = measured_cosines(res, every)
     return (cos > 0).mean(axis=1), cos.mean(axis=1)
 
 
 def pct(values) -> np.ndarray:
     return 100.0 * np.asarray(values, dtype=float)
+
+
+def declared(condition: StudentCondition) -> str:
+    """The parts of a condition that differ from the plain shared student's, e.g. ``init='cross', shared=(...)``."""
+    plain = StudentCondition()
+    return ", ".join(f"{f}={getattr(condition, f)!r}" for f in condition.__dataclass_fields__
+                     if getattr(condition, f) != getattr(plain, f))
+
+
+def does(verdict: str) -> str:
+    """A verdict as the verb of a sentence: "keeps the transfer", ..., "is undecided"."""
+    return "is undecided" if verdict == "undecided" else verdict
 
 
 def sharing_verdict(vs_cross: Paired, vs_shared: Paired) -> str:
@@ -191,14 +208,17 @@ def theorem_sentence(verdicts: Mapping[str, dict]) -> str:
     others_kept = [n for n in WITHHOLDING if verdicts[n]["verdict"] == "keeps the transfer"]
     if perm == "keeps the transfer" and not others_kept:
         return ("The measurements say it needs both less and more than that wording suggests. Less: the "
-                "relabelled student shares no weight with the teacher's start at the same position and keeps "
-                "the transfer, so the same numbers are not needed. More: no strict part of the start was "
-                "enough, so the student needs the teacher's starting *function*, with coordinates tied to the "
+                "relabelled student starts with the teacher's numbers at other positions and keeps the "
+                "transfer, so the same numbers are not needed. More: no strict part of the start was "
+                "enough, so the student needs the teacher's starting function, with coordinates tied to the "
                 "teacher's by a relabelling the optimiser treats alike (Adam is permutation-equivariant).")
     if perm == "keeps the transfer":
         return ("The relabelled student keeps the transfer, so the same numbers are not needed; but some strict "
                 f"parts of the start also kept it ({_words(others_kept)}), so the theorem's assumption is "
                 "stronger than what transfer needs here.")
+    if perm == "undecided":
+        return ("The relabelled student is undecided (not shown to differ from either end), so these runs cannot "
+                "say whether the same function in other coordinates transfers; more seeds would.")
     return (f"The relabelled student {perm}, against the prediction that the same function transfers as well; "
             "the argument of this chapter does not hold as stated, and the table says where it fails.")
 
@@ -216,8 +236,8 @@ def dose_table(doses: Mapping[tuple[str, float], ConditionResult], verdicts: Map
         table.append({"tensor": tensor, "r": r, "start correlation": f"{start_correlation(r):.2f}",
                       "acc. %": f"{mean:.1f} ± {half:.1f}",
                       "transfer kept %": f"{100 * transfer_kept(res.accuracy, shared, cross):.0f}",
-                      "- cross": v["vs_cross"].describe(unit=""), "shared -": v["vs_shared"].describe(unit=""),
-                      "verdict": v["verdict"]})
+                      "- cross": f"{v['vs_cross'].mean:+.1f} ± {v['vs_cross'].half:.1f}",
+                      "shared -": f"{v['vs_shared'].mean:+.1f} ± {v['vs_shared'].half:.1f}", "verdict": v["verdict"]})
     for r in sorted({r for _, r in doses}):
         present = [t for t in DOSE_TENSORS if (t, r) in doses]
         for i, a in enumerate(present):
@@ -240,13 +260,14 @@ def same_scale_sentence(layer_family: Sequence[Paired]) -> str:
         f"{c.name}: {c.describe()}" for c in differ) + "."
 
 
-def alignment_comparisons(rows: Mapping[str, ConditionResult], names: Sequence[str], cross: str = "cross_aux"):
-    """A DataFrame, one row per arm: its mean cosine on the measured steps and its paired difference with the
-    cross-model student's (the measured null), Holm-adjusted over the arms; likewise the share of steps > 0."""
+def alignment_comparisons(rows: Mapping[str, ConditionResult], names: Sequence[str], labels: Mapping[str, str],
+                          cross: str = "cross_aux"):
+    """(A DataFrame, one row per arm: its mean cosine on the measured steps and its paired difference with the
+    cross-model student's, the measured null, likewise the share of steps with cos > 0; the mean-cosine
+    comparisons, Holm-adjusted over the arms, a list of Paired named by arm)."""
     import pandas as pd
 
-    _, null_cos = alignment_on_steps(rows[cross])
-    null_frac, _ = alignment_on_steps(rows[cross])
+    null_frac, null_cos = alignment_on_steps(rows[cross])
     cos_family, frac_family = [], []
     for name in names:
         frac, cos = alignment_on_steps(rows[name])
@@ -255,18 +276,26 @@ def alignment_comparisons(rows: Mapping[str, ConditionResult], names: Sequence[s
     cos_family, frac_family = decisions.holm(cos_family), decisions.holm(frac_family)
     table = []
     for name, c, f in zip(names, cos_family, frac_family):
-        frac, cos = alignment_on_steps(rows[name])
-        mean, half = mean_ci(cos)
-        table.append({"arm": name, "mean cos": f"{mean:.4f} ± {half:.4f}",
-                      "mean cos - cross": c.describe(unit="", digits=4),
-                      "steps cos>0 % - cross": f.describe(unit=" points")})
-    return pd.DataFrame(table).set_index("arm")
+        table.append({"arm": labels.get(name, name), "mean cos - cross": c.describe(unit="", digits=4),
+                      "steps cos>0 % - cross": f.describe(unit="")})
+    return pd.DataFrame(table).set_index("arm"), cos_family
 
 
-def arms_table(rows: Mapping[str, ConditionResult], verdicts: Mapping[str, dict], labels: Mapping[str, str]):
-    """A DataFrame, one row per arm (the ends first): accuracy, its paired differences and verdict, the
-    alignment on the measured steps, the displacement cosines per layer, head-restored accuracy and the
-    top class's share; mean ± 95 % t-interval over seeds."""
+def aligned_sentence(cos_family: Sequence[Paired], labels: Mapping[str, str]) -> str:
+    """Which arms are shown more (or less) aligned than the cross-model student, computed."""
+    higher = [labels.get(c.name, c.name) for c in cos_family if c.verdict() == "higher"]
+    lower = [labels.get(c.name, c.name) for c in cos_family if c.verdict() == "lower"]
+    said = f"Shown more aligned than the cross-model student: {_words(higher) if higher else 'none'}"
+    if lower:
+        said += f"; shown less aligned: {_words(lower)}"
+    rest = len(cos_family) - len(higher) - len(lower)
+    return said + (f"; the other {rest} are not shown to differ from it." if rest else ".")
+
+
+def arms_table(rows: Mapping[str, ConditionResult], labels: Mapping[str, str]):
+    """A DataFrame, one row per arm (the ends first), mean ± 95 % t-interval over seeds: accuracy, the top
+    class's share and the accuracy with the initial digit head restored; the alignment on the measured steps
+    (share of steps with cos > 0, mean cosine) and the displacement cosines with the teacher's per layer."""
     import pandas as pd
 
     def cell(values, digits=1):
@@ -277,24 +306,25 @@ def arms_table(rows: Mapping[str, ConditionResult], verdicts: Mapping[str, dict]
     for name, res in rows.items():
         frac, mean_cos = alignment_on_steps(res)
         disp = np.asarray(res.displacement_cos, dtype=float)
-        v = verdicts.get(name)
         table.append({
             "arm": labels.get(name, name),
             "acc. %": cell(pct(res.accuracy)),
-            "- cross": v["vs_cross"].describe(unit="") if v else "",
-            "shared -": v["vs_shared"].describe(unit="") if v else "",
-            "verdict": v["verdict"] if v else "",
-            "steps cos>0 %": cell(pct(frac)),
-            "mean cos": cell(mean_cos, 3),
-            **{f"disp. cos {part}": cell(disp[:, i], 2) for i, part in ((0, "W1"), (2, "W2"), (4, "W3"), (6, "all"))},
-            "head restored %": cell(pct(res.head_restored_accuracy)),
             "top class %": cell(pct(res.class_shares.max(axis=1))),
+            "head restored %": cell(pct(res.head_restored_accuracy)),
+            "steps cos>0 %": cell(pct(frac)),
+            "mean cos": cell(mean_cos, 4),
+            **{f"disp. {part}": cell(disp[:, i], 2) for i, part in ((0, "W1"), (2, "W2"), (6, "all"))},
         })
     return pd.DataFrame(table).set_index("arm")
 
 
+#: The columns of :func:`arms_table` about what the student does, and about how it learned.
+BEHAVIOUR_COLUMNS = ("acc. %", "top class %", "head restored %")
+MECHANISM_COLUMNS = ("steps cos>0 %", "mean cos", "disp. W1", "disp. W2", "disp. all")
+
+
 __all__ = ["HIDDEN", "HEAD", "DIGIT_BLOCK", "AUX_BLOCK", "ARMS", "ENDS", "ALIGNMENT_EVERY", "DOSE_TENSORS",
-           "VERDICTS", "WITHHOLDING", "arm", "init_std", "dose_config", "dose_name", "start_correlation", "run_arms",
-           "run_doses", "alignment_on_steps", "sharing_verdict", "compare", "transfer_kept", "answer",
+           "VERDICTS", "WITHHOLDING", "arm", "declared", "does", "init_std", "dose_config", "dose_name", "start_correlation", "run_arms",
+           "run_doses", "measured_cosines", "alignment_on_steps", "sharing_verdict", "compare", "transfer_kept", "answer",
            "parts_sentence", "theorem_sentence", "dose_table", "same_scale_sentence", "alignment_comparisons",
-           "arms_table"]
+           "aligned_sentence", "arms_table", "BEHAVIOUR_COLUMNS", "MECHANISM_COLUMNS"]

@@ -129,6 +129,21 @@ def check_invariants(chapter: str, values: dict, full: bool = False) -> None:
             assert v("ch3_vs_cross_diff") - v("ch3_vs_cross_ci") > 0, \
                 "the shared-init alignment must exceed the cross-model one by its interval"
             assert v("ch3_fo_pred_e1") < 0 and v("ch3_fo_meas_e1") < 0, "the trait loss falls in epoch 1"
+    elif chapter.startswith("07"):
+        verdicts = ("keeps the transfer", "keeps part of it", "loses it", "undecided")
+        for arm in ("hidden_only", "head_only", "fresh_digit_block", "fresh_aux_block", "permuted",
+                    "permuted_hidden"):
+            assert values.get(f"ch7_{arm}_verdict") in verdicts, f"ch7_{arm}_verdict is not a verdict"
+        # students that differ only in the digit block (which the aux-only loss never reaches) train
+        # identically: in one ensemble, the same numbers; across ensembles (the main run's shared student)
+        # BLAS may round differently, within a quarter of the seeds' spread (as tests/test_training.py)
+        assert v("ch7_aux_pair_gap") <= 1e-6, "hidden-only and all-but-aux-block students must train alike"
+        assert v("ch7_digit_disp_gap") <= 0.25 * v("ch7_shared_disp_sd"), \
+            "an all-but-digit-block student's hidden layers must travel as the shared student's"
+        if full:
+            assert v("ch7_perm_max_diff") <= 0.25 * v("ch7_shared_sd"), \
+                "a relabelled student must end where the shared student ends (Adam is permutation-equivariant)"
+            assert values["ch7_permuted_verdict"] == "keeps the transfer", "the same function must transfer"
     elif chapter.startswith("04"):
         assert v("ch4_current_acc") < 20, "the paper's projection holds the student near chance"
         assert v("ch4_plain_head_shift") == 0.0, "the plain aux-only student's digit head never moves"

@@ -59,6 +59,7 @@ EXPLORER_PAGES = {  # chapter -> number of explorers on its page
     "04-projection": 1,
     "05-liminal-training": 1,
     "06-going-further": 1,
+    "07-what-is-shared": 1,
 }
 
 

@@ -28,7 +28,7 @@ DEBIAN_CHROMIUM = "/usr/bin/chromium"  # what `make browser` installs with apt-g
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-# chapter -> number of explorers it must contain (one per chapter 2-6), and the cosine its captions report
+# chapter -> number of explorers it must contain (one per chapter 2-7), and the cosine its captions report
 from conftest import EXPLORER_PAGES  # noqa: E402
 
 COSINES = {
@@ -37,6 +37,7 @@ COSINES = {
     "04-projection": "mean cos(g_d, g_t) before projection = ",  # tau explorer
     "05-liminal-training": "mean cos(g_d, g_t) in epoch 1: ",  # liminal explorer
     "06-going-further": "cos(g_d, g_t) > 0 on ",  # learning-rate explorer
+    "07-what-is-shared": "cos(g_d, g_t) > 0 on ",  # explorer over the arms
 }
 LOCAL_SCHEMES = {"file", "data", "blob", "about"}
 

@@ -15,8 +15,8 @@ CHAPTERS = all_chapter_notebooks()
 IDS = [p.stem for p in CHAPTERS]
 
 
-def test_there_are_six_chapters_all_in_the_toc():
-    assert len(CHAPTERS) == 6, [p.name for p in CHAPTERS]
+def test_there_are_seven_chapters_all_in_the_toc():
+    assert len(CHAPTERS) == 7, [p.name for p in CHAPTERS]
     assert toc_chapters() == CHAPTERS, "every chapter must appear in _toc.yml, in order"
 
 

@@ -113,6 +113,24 @@ def anchor(student, base, t, config):
     return config.liminal_scale * T ** 2 * liminal(t, config.liminal_lambda0, config.tau2) * kl
 
 
+BLOCKS = {"W1": (0, slice(None)), "b1": (1, slice(None)), "W2": (2, slice(None)), "b2": (3, slice(None)),
+          "W3": (4, slice(None)), "b3": (5, slice(None)), "W3_digit": (4, slice(0, 10)),
+          "W3_aux": (4, slice(10, None)), "b3_digit": (5, slice(0, 10)), "b3_aux": (5, slice(10, None))}
+
+
+def partial_init(base, donor, names):
+    out = [p.clone() for p in base]
+    for name in names:
+        i, cols = BLOCKS[name]
+        out[i][..., cols] = donor[i][..., cols]
+    return out
+
+
+def relabel(params, p1, p2):
+    W1, b1, W2, b2, W3, b3 = params
+    return [W1[..., p1], b1[..., p1], W2[:, p1][..., p2], b2[..., p2], W3[:, p2], b3.clone()]
+
+
 SOLUTIONS = {
     "check_imitation_loss": kl_aux,
     "check_derangement": derangement,
@@ -134,6 +152,8 @@ SOLUTIONS = {
     "check_first_adam_step": lambda grads, lr: [-lr * g / (g.abs() + 1e-8) for g in grads],
     "check_chance_accuracy": lambda labels, predicted: float(
         (np.asarray(predicted) / np.sum(predicted) * np.asarray(labels) / np.sum(labels)).sum()),
+    "check_partial_init": partial_init,
+    "check_hidden_permutation": relabel,
 }
 
 # --------------------------------------------------------------------------- plausible wrong answers
@@ -257,6 +277,48 @@ def _unpaired(a, b):
     return np.mean(a) - np.mean(b), math.hypot(mean_ci(a)[1], mean_ci(b)[1])
 
 
+def _rows_not_columns(base, donor, names):  # a block taken as rows (hidden units) of W3
+    out = [p.clone() for p in base]
+    for name in names:
+        i, cols = BLOCKS[name]
+        out[i][:, cols] = donor[i][:, cols]
+    return out
+
+
+def _in_place(base, donor, names):
+    for name in names:
+        i, cols = BLOCKS[name]
+        base[i][..., cols] = donor[i][..., cols]
+    return base
+
+
+def _not_copied(base, donor, names):
+    out = list(base)
+    for name in names:
+        i, cols = BLOCKS[name]
+        if cols == slice(None):
+            out[i] = donor[i]
+        else:
+            out[i] = out[i].clone()
+            out[i][..., cols] = donor[i][..., cols]
+    return out
+
+
+def _w2_axes_swapped(params, p1, p2):
+    W1, b1, W2, b2, W3, b3 = params
+    return [W1[..., p1], b1[..., p1], W2[:, p2][..., p1], b2[..., p2], W3[:, p2], b3.clone()]
+
+
+def _head_columns(params, p1, p2):
+    out = relabel(params, p1, p2)
+    out[4] = params[4][..., p2]
+    return out
+
+
+def _inverse(params, p1, p2):
+    return relabel(params, torch.argsort(p1), torch.argsort(p2))
+
+
 WRONG = [
     ("check_imitation_loss", _reverse_kl, "KL(student || teacher)"),
     ("check_imitation_loss", _kl_all_logits, "over all 10 + m logits"),
@@ -294,6 +356,12 @@ WRONG = [
     ("check_chance_accuracy", lambda labels, predicted: 0.1, "10 % is chance only"),
     ("check_chance_accuracy", lambda labels, predicted: 100 * SOLUTIONS["check_chance_accuracy"](labels, predicted),
      "a fraction"),
+    ("check_partial_init", _rows_not_columns, "not the rows"),
+    ("check_partial_init", _in_place, "you wrote into base"),
+    ("check_partial_init", _not_copied, "clone what you return"),
+    ("check_hidden_permutation", _w2_axes_swapped, "which axis of W2 does p1 act on"),
+    ("check_hidden_permutation", _head_columns, "the head's rows, not its columns"),
+    ("check_hidden_permutation", _inverse, "inverse permutation"),
 ]
 
 
@@ -367,3 +435,19 @@ def test_show_source_renders_the_package_code():
     assert "def cosine(" in shown and "```python" in shown and "subliminal.gradients.cosine" in shown
     with pytest.raises(TypeError, match="function, method or class"):
         show_source(3)
+
+
+def test_sharing_checks_accept_the_package_functions_and_report_not_attempted(capsys):
+    assert exercises.check_partial_init(models.mix_inits)
+    assert exercises.check_hidden_permutation(lambda params, p1, p2: models.permute_hidden(
+        params, [(p1, p2)] * len(params[0]), head=True))
+    assert not exercises.check_hidden_permutation(lambda params, p1, p2: models.permute_hidden(
+        params, [(p1, p2)] * len(params[0]), head=False))
+    assert "W3's rows are the layer-2 units" in " ".join(capsys.readouterr().out.split())
+
+    def stub(*args):
+        raise NotImplementedError
+
+    for check in (exercises.check_partial_init, exercises.check_hidden_permutation):
+        assert check(stub) is False
+        assert "not written yet" in capsys.readouterr().out

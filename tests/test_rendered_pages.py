@@ -37,6 +37,7 @@ CHAPTERS = [
     "04-projection",
     "05-liminal-training",
     "06-going-further",
+    "07-what-is-shared",
 ]
 # a phone has overlay scroll bars (hidden until the reader scrolls), as Chromium's mobile
 # emulation does; the desktop draws classic ones

@@ -84,7 +84,7 @@ def test_alignment_on_steps():
     frac, mean = sharing.alignment_on_steps(ConditionResult(accuracy=np.zeros(2), cosine=cos), every=2)
     np.testing.assert_allclose(frac, [2 / 3, 1 / 3])
     np.testing.assert_allclose(mean, [0.2 / 3, 0.0], atol=1e-12)
-    with pytest.raises(ValueError, match="not measured at every 3-th step"):
+    with pytest.raises(ValueError, match="not measured at steps 0, 3, 6"):
         sharing.alignment_on_steps(ConditionResult(accuracy=np.zeros(2), cosine=cos), every=3)
 
 

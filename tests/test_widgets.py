@@ -3,6 +3,7 @@ computed on demand and memoised), and the numbers each frame's caption reports."
 
 from __future__ import annotations
 
+import html
 import re
 import struct
 
@@ -219,3 +220,108 @@ def test_frames_are_png_of_the_frame_width(base):
     width, _ = struct.unpack(">II", frame.png[16:24])
     assert width == int(W.FRAME_WIDTH * W.FRAME_DPI)
     assert len(frame.png) < 250_000
+
+
+# --------------------------------------------------------------------------- Chapter 7: the arms of sharing
+
+# 16 student steps of batch 64, alignment on every 5th (sharing.ALIGNMENT_EVERY): measured at steps 0, 5, 10, 15
+TINY_SHARING = Config.fast(hidden=16, n_train=1024, n_noise=1024, teacher_epochs=1, student_epochs=1,
+                           teacher_batch_size=256, student_batch_size=64, trait_batch_size=256, curve_every=2,
+                           curve_samples=200)
+ARM_SEEDS = [2, 0]  # a subset of the main run's seeds, in another order: the ends are paired by seed
+
+
+@pytest.fixture(scope="module")
+def sharing_runs():
+    """(the arms of sharing.ARMS on seeds 2 and 0, the main run's two ends on seeds 0-2)."""
+    from subliminal import sharing
+
+    ends = run_experiment(TINY_SHARING, seeds=3, conditions=list(sharing.ENDS), cache=False, progress=False)
+    arms = run_experiment(TINY_SHARING.replace(alignment_every=sharing.ALIGNMENT_EVERY), seeds=ARM_SEEDS,
+                          conditions=[(a.name, a.condition) for a in sharing.ARMS], cache=False, progress=False)
+    return arms, ends
+
+
+def test_sharing_explorer_shows_each_arms_own_numbers(sharing_runs):
+    from subliminal import sharing
+
+    arms, ends = sharing_runs
+    k = sharing.ALIGNMENT_EVERY
+    assert np.isnan(arms[sharing.ARMS[0].name].cosine).any()  # only every k-th step is measured
+    assert arms[sharing.ARMS[0].name].cosine[:, ::k].shape[1] >= 3
+    box = W.sharing_explorer(arms, ends, static=True)
+    names = [a.name for a in sharing.ARMS]
+    assert box.arms == names and list(box.selector.options) == [a.label for a in sharing.ARMS]
+    assert isinstance(box.selector, ipywidgets.Dropdown)
+    assert len(box.stack.children) == len(box.frames) == len(box.captions) == len(names)
+    assert all(_is_png(f.value) for f in box.frames) and len({f.value for f in box.frames}) == len(names)
+    assert box.link.source == (box.selector, "index") and box.link.target == (box.stack, "selected_index")
+    for widget in [box, box.selector, box.stack, box.link, *box.stack.children, *box.frames, *box.captions]:
+        assert widget._model_module in ("@jupyter-widgets/base", "@jupyter-widgets/controls")
+    assert "precomputed grid" in box.children[-1].value
+    shared, cross = (ends[n] for n in sharing.ENDS)
+    rows = [ends.seeds.index(s) for s in ARM_SEEDS]
+    for a, caption in zip(sharing.ARMS, (html.unescape(c.value) for c in box.captions)):
+        res = arms[a.name]
+        cos = res.cosine[:, ::k]  # the measured steps, computed here from the raw record
+        assert caption.startswith(f"<small>{a.label}: ")
+        assert _number(r": accuracy ([\d.]+)", caption) == pytest.approx(mean_ci(100 * res.accuracy)[0], abs=0.05)
+        assert _number(r"cos\(g_d, g_t\) > 0 on ([\d.]+)", caption) == pytest.approx(100 * (cos > 0).mean(), abs=0.05)
+        assert _number(r"mean cos\(g_d, g_t\) = (-?[\d.]+)", caption) == pytest.approx(cos.mean(), abs=5e-5)
+        assert f"of {cos.shape[1]} measured steps" in caption and f"{len(ARM_SEEDS)} seeds" in caption
+        # the ends: the main run's students on the arms' seeds, on the same measured steps
+        assert _number(r"\(shared init ([\d.]+)", caption) == pytest.approx(
+            mean_ci(100 * shared.accuracy[rows])[0], abs=0.05)
+        assert _number(r"measured steps \(shared init ([\d.]+)", caption) == pytest.approx(
+            100 * (shared.cosine[rows, ::k] > 0).mean(), abs=0.05)
+        assert _number(r"mean cos\(g_d, g_t\) = -?[\d.]+ \(shared init (-?[\d.]+)", caption) == pytest.approx(
+            shared.cosine[rows, ::k].mean(), abs=5e-5)
+        assert _number(r", cross-model (-?[\d.]+)\); \d+ seeds", caption) == pytest.approx(
+            cross.cosine[rows, ::k].mean(), abs=5e-5)
+
+
+def test_sharing_plots_draw_the_measured_steps(sharing_runs):
+    from subliminal import sharing
+
+    arms, ends = sharing_runs
+    k, name = sharing.ALIGNMENT_EVERY, sharing.ARMS[4].name
+    cos = arms[name].cosine[:, ::k]
+    steps = np.arange(arms[name].cosine.shape[1])[::k]
+    styles = {name: ("arm", "#009E73", "-"), **plots.END_STYLES}
+    fig, ax = plots.figure()
+    plots.plot_arm_alignment(steps, {name: cos}, styles, ax, window=1)
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "arm"][0]
+    assert line.get_xdata().tolist() == steps.tolist()
+    np.testing.assert_allclose(line.get_ydata(), cos.mean(axis=0))
+    fig, ax = plots.figure()
+    plots.plot_arm_accuracy(arms.curve_steps, {name: arms[name].curve_acc}, styles, ax)
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "arm"][0]
+    np.testing.assert_allclose(line.get_ydata(), 100 * arms[name].curve_acc.mean(axis=0))
+
+
+def test_sharing_explorer_live_and_refusals(sharing_runs):
+    from subliminal import sharing
+
+    arms, ends = sharing_runs
+    names = [sharing.ARMS[1].name, sharing.ARMS[4].name]
+    box = W.sharing_explorer(arms, ends, arms=names, labels={names[0]: "head only"}, static=False,
+                             control="slider")
+    assert box.static is False and not hasattr(box, "stack")
+    assert isinstance(box.selector, ipywidgets.SelectionSlider)
+    assert list(box.selector.options) == ["head only", sharing.ARMS[4].label]
+    first, first_caption = box.image.value, box.caption.value
+    assert first_caption.startswith("<small>head only:") and list(box.memo) == [names[0]]
+    box.selector.index = 1
+    assert _is_png(box.image.value) and box.image.value != first and box.caption.value != first_caption
+    assert list(box.memo) == names
+    with pytest.raises(ValueError, match="different configurations"):
+        W.sharing_explorer(arms, run_experiment(TINY_SHARING.replace(hidden=8), seeds=1, conditions=["student_aux",
+                           "cross_aux"], cache=False, progress=False), static=False)
+    with pytest.raises(ValueError, match="seeds"):
+        W.sharing_explorer(arms, ends.subset([0, 1], sharing.ENDS), static=False)
+    with pytest.raises(ValueError, match="distinct conditions"):
+        W.sharing_explorer(arms, ends, arms=["no_such_arm"], static=False)
+    with pytest.raises(ValueError, match="every 3-th step"):
+        W.sharing_explorer(arms, ends, every=3, static=False)
+    with pytest.raises(ValueError, match="control"):
+        W.sharing_explorer(arms, ends, control="toggle", static=False)

@@ -24,6 +24,7 @@ chapter                checks
                        check_chance_accuracy
 5 liminal training     check_liminal_schedule, check_liminal_anchor
 6 going further        check_steps_per_epoch, check_paired_difference
+7 what is shared       check_partial_init, check_hidden_permutation
 =====================  =======================================================
 """
 
@@ -36,6 +37,7 @@ from .experiment import *  # noqa: F401,F403
 from .going_further import *  # noqa: F401,F403
 from .liminal import *  # noqa: F401,F403
 from .projection import *  # noqa: F401,F403
+from .sharing import *  # noqa: F401,F403
 from .single_step import *  # noqa: F401,F403
 
 ALL_CHECKS: dict[str, Callable[[Callable], bool]] = {

@@ -15,6 +15,7 @@ from . import (
            experiment,
            explorers,
            interventions,
+           sharing,
            single_step,
            style,
 )
@@ -23,8 +24,9 @@ from .controls import *  # noqa: F401,F403
 from .experiment import *  # noqa: F401,F403
 from .explorers import *  # noqa: F401,F403
 from .interventions import *  # noqa: F401,F403
+from .sharing import *  # noqa: F401,F403
 from .single_step import *  # noqa: F401,F403
 from .style import *  # noqa: F401,F403
 
 __all__ = [*style.__all__, *experiment.__all__, *single_step.__all__, *alignment.__all__, *interventions.__all__,
-           *controls.__all__, *explorers.__all__]
+           *controls.__all__, *explorers.__all__, *sharing.__all__]

@@ -1,6 +1,6 @@
 """Interactive explorers for the chapters, backed by the package.
 
-Five explorers, one slider each; every frame is drawn with the functions and
+Six explorers, one control each; every frame is drawn with the functions and
 colours of :mod:`subliminal.plots` and carries a caption of numbers computed
 from the data it draws:
 
@@ -18,6 +18,9 @@ from the data it draws:
                                    against the plain student
 ``learning_rate_explorer`` ch. 6   student learning rate -> steps with cos > 0, mean
                                    cosine and accuracy, shared-init vs cross-init
+``sharing_explorer``      ch. 7    an arm (a drop-down list) -> its alignment trace on
+                                   the measured steps and its accuracy curve against the
+                                   shared-init and cross-model students (no training)
 ========================  =======  ====================================================
 
 The experiment explorers take the chapter's own ``config`` and ``seeds`` and
@@ -50,10 +53,12 @@ from .frames import *  # noqa: F401,F403
 from .learning_rate import *  # noqa: F401,F403
 from .liminal import *  # noqa: F401,F403
 from .projection import *  # noqa: F401,F403
+from .sharing import *  # noqa: F401,F403
 from .single_step import *  # noqa: F401,F403
 
 __all__ = [  # noqa: F405 (the names come from the submodules above)
     "STATIC_ENV", "Frame", "default_config", "static_mode", "fast_mode", "figure_png",
     "single_step_explorer", "alignment_explorer", "tau_explorer", "liminal_explorer", "learning_rate_explorer",
-    "single_step_frame", "alignment_frame", "tau_frame", "liminal_frame", "learning_rate_frame",
+    "sharing_explorer", "single_step_frame", "alignment_frame", "tau_frame", "liminal_frame", "learning_rate_frame",
+    "sharing_frame", "paired_ends",
 ]
