@@ -51,6 +51,19 @@ def small_result(small_config):
     return run_experiment(small_config, seeds=3, progress=False)
 
 
+# --------------------------------------------------------------------------- helpers (`from conftest import ...`)
+# a one-epoch configuration for end-to-end runs through run_experiment (Config.fast(**TINY))
+TINY = dict(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=1, student_batch_size=512,
+            teacher_batch_size=512, trait_batch_size=512, curve_every=50)
+
+
+def one_line(text: str) -> str:
+    """The one non-blank line of ``text`` (fails if there are more)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
 # --------------------------------------------------------------------------- the fast book build
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORER_PAGES = {  # chapter -> number of explorers on its page

@@ -1,11 +1,13 @@
 """End to end: the small experiment shows subliminal learning, and the cache is safe."""
 
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from subliminal import Config
 from subliminal.experiments import ALL_CONDITIONS, run_experiment
@@ -53,6 +55,18 @@ def test_bad_run_arguments():
         run_experiment(seeds=0)
     with pytest.raises(ValueError, match="distinct"):
         run_experiment(seeds=[1, 1])
+
+
+def test_library_bad_input_names_the_value():
+    """run_experiment's own checks (subliminal.experiments): each bad argument is named with its value."""
+    for kwargs, fragment in [
+        (dict(seeds="10"), "seeds must be a count (e.g. 10) or a list of ints"),
+        (dict(seeds=[1.7]), "seeds must be whole numbers"),
+        (dict(conditions="teacher"), "conditions must be a list of names"),
+        (dict(device="tpu"), "device must be None, 'cpu' or 'cuda'; got 'tpu'"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            run_experiment(Config.fast(**TINY), cache=False, progress=False, **kwargs)
 
 
 def test_no_cache_neither_reads_nor_writes_the_cache(small_config, tmp_path, monkeypatch):
