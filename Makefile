@@ -128,7 +128,7 @@ colab: $(STAMP)
 
 # the branch the launch buttons open (repository.branch); the workflow pushes _build/colab there
 colab-branch: $(STAMP)
-	@$(BIN)/python -c 'from scripts.sync_repository import load_repository; print(load_repository().branch)'
+	@PYTHONPATH=scripts $(BIN)/python -c 'from sync_repository import load_repository; print(load_repository().branch)'
 
 # everything .github/workflows/publish.yml publishes: the HTML book (_build/html) and the Colab edition
 publish: sync-check book colab

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from book_pages import book_pages
 from subliminal.config import Config
 
 
@@ -83,7 +84,7 @@ def _html_dir() -> Path:
 
 def _sources() -> list[Path]:
     files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    files += sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    files += book_pages()
     files += sorted((ROOT / "subliminal").glob("*.py"))
     return [f for f in files if f.exists()]
 

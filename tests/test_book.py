@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from book_pages import chapter_notebooks
 from subliminal.book import chapter_parameters
 from subliminal.config import ConfigError
 
@@ -66,7 +67,7 @@ def _chapter_cells(path: Path) -> tuple[str, str]:
     return "".join(cells[index[0]]["source"]), "".join(cells[index[0] + 1]["source"])
 
 
-CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
+CHAPTERS = chapter_notebooks()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
