@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from book_pages import book_pages
+from build_book import build_dir
 from subliminal.config import Config
 
 
@@ -79,7 +80,7 @@ EXPLORER_PAGES = {  # chapter -> number of explorers on its page
 def _html_dir() -> Path:
     if os.environ.get("SUBLIMINAL_BOOK_HTML"):
         return Path(os.environ["SUBLIMINAL_BOOK_HTML"]).resolve()
-    return ROOT / "_build" / "fast" / "_build" / "html"
+    return ROOT / build_dir(fast=True) / "html"
 
 
 def _sources() -> list[Path]:
@@ -99,7 +100,7 @@ def _stale(html_dir: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def book_html() -> Path:
-    """The fast gate build of the book (built now, with -W -n --keep-going, if missing or stale).
+    """The fast gate build of the book (built now by scripts/build_book.py --fast if missing or stale).
 
     The build log goes to test-artifacts/book-build.log; a warning or a failing
     chapter makes the build, hence every test that uses it, fail.
@@ -112,13 +113,8 @@ def book_html() -> Path:
         if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
             pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")
         subprocess.run(["bash", str(ROOT / "scripts" / "fetch_widget_js.sh")], cwd=ROOT, check=True)
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "exec_cache_guard.py"), "_build/fast/_build"],
-                       cwd=ROOT, check=True)  # a package change re-executes every chapter
-        jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        # TQDM_DISABLE: no training progress bars in the pages (tqdm reads it as its default)
-        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1", TQDM_DISABLE="1")
-        build = subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n",
-                                "--keep-going", "--builder", "html"], cwd=ROOT, env=env, capture_output=True, text=True)
+        build = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_book.py"), "--fast"], cwd=ROOT,
+                               capture_output=True, text=True)  # what `make book-fast` runs
         log = ROOT / "test-artifacts" / "book-build.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(build.stdout + "\n" + build.stderr)
