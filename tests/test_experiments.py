@@ -143,6 +143,17 @@ def test_reuse_reads_a_coinciding_run_and_trains_only_otherwise(small_config, sm
     assert calls == [[0], [5], [0]]
 
 
+def test_same_run_compares_every_setting_but_the_ignored_ones():
+    from subliminal.experiments import same_run
+
+    base = Config.fast()
+    assert same_run(base, base) and not same_run(base, base.replace(hidden=8))
+    assert not same_run(base, base.replace(projection_tau=0.5))
+    assert same_run(base, base.replace(projection_tau=0.5), ignore=["projection_tau"])
+    assert same_run(base, base.replace(track_alignment=False))  # the probes never change the training
+    assert not same_run(base.replace(track_alignment=False), base)  # but a run without them has no cosines
+
+
 def test_cached_result_finds_only_what_was_run(small_config, monkeypatch, tmp_path):
     from subliminal.experiments import cached_result
 
