@@ -66,7 +66,8 @@ clean:
 # unchanged rebuild is quick). `make book-fast`: the same book with SUBLIMINAL_FAST=1 (chapters
 # and explorers switch to their small configuration) into _build/fast/_build/html, with its own
 # execution cache, so fast and full outputs never mix. The browser test uses the fast build.
-JB_FLAGS   := -W -n --keep-going --builder html
+# scripts/build_book.py is the build command (the execution guard, then jupyter-book with -W -n
+# --keep-going); the tests' fast build runs it too.
 WIDGET_JS  := book/_widget_assets/.versions
 CHROMIUM   ?= /usr/bin/chromium
 
@@ -75,18 +76,14 @@ widget-js: $(WIDGET_JS)
 $(WIDGET_JS): scripts/fetch_widget_js.sh
 	bash scripts/fetch_widget_js.sh
 
-# exec_cache_guard: a change to the package re-executes every chapter (jupyter-cache only sees
-# the notebooks' own code); check_full_book: the built book's glued numbers must satisfy the
-# chapters' full-size invariants (tests/chapters.py), or `make book` fails
-# TQDM_DISABLE=1: no training progress bars in the pages (tqdm takes it as its default)
+# check_full_book: the built book's glued numbers must satisfy the chapters' full-size invariants
+# (tests/chapters.py), or `make book` fails
 book: $(STAMP) widget-js
-	$(BIN)/python scripts/exec_cache_guard.py _build
-	TQDM_DISABLE=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(BIN)/python scripts/build_book.py
 	$(BIN)/python -m scripts.check_full_book _build
 
 book-fast: $(STAMP) widget-js
-	$(BIN)/python scripts/exec_cache_guard.py _build/fast/_build
-	TQDM_DISABLE=1 SUBLIMINAL_FAST=1 SUBLIMINAL_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --path-output _build/fast $(JB_FLAGS)
+	$(BIN)/python scripts/build_book.py --fast
 
 clean-book:
 	rm -rf _build/html _build/fast _build/.doctrees _build/.jupyter_cache
@@ -128,7 +125,7 @@ colab: $(STAMP)
 
 # the branch the launch buttons open (repository.branch); the workflow pushes _build/colab there
 colab-branch: $(STAMP)
-	@$(BIN)/python -c 'from scripts.sync_repository import load_repository; print(load_repository().branch)'
+	@PYTHONPATH=scripts $(BIN)/python -c 'from sync_repository import load_repository; print(load_repository().branch)'
 
 # everything .github/workflows/publish.yml publishes: the HTML book (_build/html) and the Colab edition
 publish: sync-check book colab

@@ -10,7 +10,8 @@ if the published book would contradict itself.
     python -m scripts.check_full_book --fast BUILD     # a fast-mode build: fast invariants only
 
 Run it as a module from the repository root (as ``make book`` does): it imports the invariants
-from ``tests/chapters.py`` as ``tests.chapters``.
+from ``tests/chapters.py`` as ``tests.chapters`` and the chapter list from ``scripts/book_pages.py``
+as ``scripts.book_pages``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.chapters import all_chapter_notebooks, built_glue, check_invariants
+from scripts.book_pages import chapter_notebooks
+from tests.chapters import built_glue, check_invariants
 
 
 def check_build(build: Path, full: bool = True) -> list[str]:
     """Every problem found in the executed chapters under ``build`` (empty list: the book is consistent)."""
     executed = build / "jupyter_execute" / "book"
     problems = []
-    for chapter in all_chapter_notebooks():
+    for chapter in chapter_notebooks():
         path = executed / chapter.name
         if not path.exists():
             problems.append(f"{chapter.stem}: no executed notebook at {path} (did the build execute it?)")
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"check_full_book: all {scale} invariants hold for {len(all_chapter_notebooks())} chapters in {build}")
+    print(f"check_full_book: all {scale} invariants hold for {len(chapter_notebooks())} chapters in {build}")
     return 0
 
 

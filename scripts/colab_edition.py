@@ -45,7 +45,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sync_repository import ROOT, Repository, chapter_notebooks, first_code_cell, load_repository
+from book_pages import chapter_notebooks
+from sync_repository import ROOT, Repository, first_code_cell, load_repository
 
 # What must never reach the Colab edition: MyST roles and directives that plain Jupyter shows as raw text
 MYST_PATTERNS = ("{glue", "{cite", "{term", "{doc", "{ref", "{numref", "{eq}", "{math}", ":::{", "```{")

@@ -6,7 +6,8 @@ script keeps a hash of the package's sources next to the cache and deletes the
 cache whenever the hash differs, so the next build re-executes every chapter.
 The hash is :func:`subliminal.store.code_fingerprint` of the whole package (chapters
 show plots and exercises as well as results), the same function the result cache
-keys on, so there is one definition of "the code changed".
+keys on, so there is one definition of "the code changed". ``scripts/build_book.py`` runs it
+before every build; by hand:
 
     python scripts/exec_cache_guard.py _build          # before `jupyter-book build .`
     python scripts/exec_cache_guard.py _build/fast/_build

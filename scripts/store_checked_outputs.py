@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from book_pages import chapter_notebooks
+
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
@@ -27,7 +29,7 @@ def checked_cells(nb) -> list:
 def extract(folder: Path) -> None:
     """One notebook of checked cells (with stored outputs) per chapter, into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(BOOK.glob("[0-9][0-9]-*.ipynb")):
+    for path in chapter_notebooks():
         nb = nbformat.read(path, as_version=4)
         cells = checked_cells(nb)
         if cells:
@@ -41,7 +43,7 @@ def main() -> None:
     if args.extract is not None:
         extract(args.extract)
         return
-    for path in sorted(BOOK.glob("[0-9][0-9]-*.ipynb")):
+    for path in chapter_notebooks():
         nb = nbformat.read(path, as_version=4)
         checked = checked_cells(nb)
         if not checked:

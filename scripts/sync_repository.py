@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from book_pages import chapter_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "subliminal-book"  # pyproject's [project] name; the import name is `subliminal`
 INSTALL_ENV = "SUBLIMINAL_INSTALL"  # overrides what the bootstrap cell installs (a wheel, a folder, a requirement)
@@ -133,10 +135,6 @@ def readme_block(repo: Repository) -> str:
 * the chapters in Colab (branch `{repo.branch}`, the Colab edition):
 {chapters}
 {README_END}"""
-
-
-def chapter_notebooks() -> list[Path]:
-    return sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
 
 
 def first_code_cell(notebook: dict) -> dict:

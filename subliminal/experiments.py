@@ -200,15 +200,21 @@ def _result(config: Config, seeds: list[int], payload: dict) -> ExperimentResult
                             curve_steps=np.asarray(payload["curve_steps"]))
 
 
+def same_run(ran: Config, asked: Config, ignore: Iterable[str] = ()) -> bool:
+    """True when a run with config ``ran`` answers for one with ``asked``: every setting equal but those in
+    ``ignore``. A run that tracked alignment also answers for one that does not (the probes never change
+    the training)."""
+    done, wanted, ignore = ran.to_dict(), asked.to_dict(), set(ignore)
+    wanted["track_alignment"] = wanted["track_alignment"] or done["track_alignment"]
+    return all(done[name] == wanted[name] for name in done if name not in ignore)
+
+
 def _holds(result: ExperimentResult, config: Config, seeds: list[int], specs: dict) -> bool:
-    """True when ``result`` was run with ``config`` and holds ``seeds`` and the
+    """True when ``result`` was run with ``config`` (:func:`same_run`) and holds ``seeds`` and the
     conditions ``specs``: the same declaration (all its parts) under the same name, not
-    merely the name. A run that tracked alignment also answers for one that does not
-    (the probes never change the training)."""
-    same = result.config == config or (result.config.track_alignment and not config.track_alignment
-                                        and result.config == config.replace(track_alignment=True))
+    merely the name."""
     declared = _declarations(result)
-    return (same and set(seeds) <= set(result.seeds)
+    return (same_run(result.config, config) and set(seeds) <= set(result.seeds)
             and all(name in result.conditions and name in declared
                     and declared[name] == declaration(spec)
                     for name, spec in specs.items()))

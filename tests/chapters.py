@@ -1,4 +1,4 @@
-"""Helpers for the chapter regression tests: find chapters, execute them, read glued numbers.
+"""Helpers for the chapter regression tests: execute chapters, read glued numbers.
 
 The invariants below are scientific facts that must hold even in fast mode.
 They are kept apart from the tests so a test can also show that a wrong
@@ -12,33 +12,9 @@ import math
 from pathlib import Path
 
 import nbformat
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def toc_chapters() -> list[Path]:
-    """Notebook chapters in ``_toc.yml`` order (paths of the .ipynb files)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
-
-
-def all_chapter_notebooks() -> list[Path]:
-    return sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
 
 
 def built_glue(executed: Path) -> dict[str, object]:

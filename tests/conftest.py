@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from book_pages import book_pages
+from build_book import build_dir
 from subliminal.config import Config
 
 
@@ -51,6 +53,19 @@ def small_result(small_config):
     return run_experiment(small_config, seeds=3, progress=False)
 
 
+# --------------------------------------------------------------------------- helpers (`from conftest import ...`)
+# a one-epoch configuration for end-to-end runs through run_experiment (Config.fast(**TINY))
+TINY = dict(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=1, student_batch_size=512,
+            teacher_batch_size=512, trait_batch_size=512, curve_every=50)
+
+
+def one_line(text: str) -> str:
+    """The one non-blank line of ``text`` (fails if there are more)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
 # --------------------------------------------------------------------------- the fast book build
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORER_PAGES = {  # chapter -> number of explorers on its page
@@ -66,12 +81,12 @@ EXPLORER_PAGES = {  # chapter -> number of explorers on its page
 def _html_dir() -> Path:
     if os.environ.get("SUBLIMINAL_BOOK_HTML"):
         return Path(os.environ["SUBLIMINAL_BOOK_HTML"]).resolve()
-    return ROOT / "_build" / "fast" / "_build" / "html"
+    return ROOT / build_dir(fast=True) / "html"
 
 
 def _sources() -> list[Path]:
     files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    files += sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
+    files += book_pages()
     files += sorted((ROOT / "subliminal").glob("*.py"))
     return [f for f in files if f.exists()]
 
@@ -86,7 +101,7 @@ def _stale(html_dir: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def book_html() -> Path:
-    """The fast gate build of the book (built now, with -W -n --keep-going, if missing or stale).
+    """The fast gate build of the book (built now by scripts/build_book.py --fast if missing or stale).
 
     The build log goes to test-artifacts/book-build.log; a warning or a failing
     chapter makes the build, hence every test that uses it, fail.
@@ -99,13 +114,8 @@ def book_html() -> Path:
         if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
             pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")
         subprocess.run(["bash", str(ROOT / "scripts" / "fetch_widget_js.sh")], cwd=ROOT, check=True)
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "exec_cache_guard.py"), "_build/fast/_build"],
-                       cwd=ROOT, check=True)  # a package change re-executes every chapter
-        jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        # TQDM_DISABLE: no training progress bars in the pages (tqdm reads it as its default)
-        env = dict(os.environ, SUBLIMINAL_FAST="1", SUBLIMINAL_STATIC_WIDGETS="1", TQDM_DISABLE="1")
-        build = subprocess.run([str(jupyter_book), "build", ".", "--path-output", "_build/fast", "-W", "-n",
-                                "--keep-going", "--builder", "html"], cwd=ROOT, env=env, capture_output=True, text=True)
+        build = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_book.py"), "--fast"], cwd=ROOT,
+                               capture_output=True, text=True)  # what `make book-fast` runs
         log = ROOT / "test-artifacts" / "book-build.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(build.stdout + "\n" + build.stderr)

@@ -6,14 +6,14 @@ into a failed build (see the ``book_html`` fixture in conftest.py).
 
 from __future__ import annotations
 
-from chapters import ROOT, all_chapter_notebooks
+from book_pages import chapter_notebooks
 from sync_repository import load_repository  # _config.yml's repository section
 
 CDN_PATTERNS = ("unpkg.com", "jsdelivr", "cdnjs", "googleapis.com/ajax", "code.jquery.com")
 
 
 def test_every_chapter_page_is_built(book_html):
-    for notebook in all_chapter_notebooks():
+    for notebook in chapter_notebooks():
         page = book_html / "book" / f"{notebook.stem}.html"
         assert page.exists(), f"{page} missing from the build"
         assert "Traceback (most recent call last)" not in page.read_text(), f"{page.name} shows a traceback"
@@ -40,7 +40,7 @@ def test_built_book_fetches_nothing_from_a_cdn(book_html):
 
 
 def test_chapter_pages_have_colab_buttons_and_math(book_html):
-    for notebook in all_chapter_notebooks():
+    for notebook in chapter_notebooks():
         text = (book_html / "book" / f"{notebook.stem}.html").read_text()
         # the launch button opens the Colab edition: the branch and repository of _config.yml
         assert load_repository().colab_link(f"book/{notebook.name}") in text, f"{notebook.stem}: Colab button"

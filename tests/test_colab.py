@@ -26,7 +26,7 @@ from myst_nb.core.variables import format_plain_text
 
 import colab_edition
 import sync_repository
-from chapters import ROOT, all_chapter_notebooks
+from book_pages import ROOT, chapter_notebooks, markdown_pages
 from colab_edition import BookIndex, EditionError, convert, load_citations, markdown, myst_leaks
 from sync_repository import first_code_cell, load_repository
 
@@ -46,7 +46,7 @@ def test_repository_section_agrees_with_setup_cells_readme_and_pyproject():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'Repository = "{repo.url}"' in pyproject
     assert 'name = "subliminal-book"' in pyproject and repo.requirement.startswith("subliminal-book @ ")
-    for notebook in all_chapter_notebooks():
+    for notebook in chapter_notebooks():
         cell = first_code_cell(json.loads(notebook.read_text()))
         source = "".join(cell["source"])
         assert f'PACKAGE = "{repo.requirement}"' in source, notebook.name
@@ -61,7 +61,7 @@ def test_repository_section_agrees_with_setup_cells_readme_and_pyproject():
 
 
 def test_sync_check_catches_a_stale_setup_cell(tmp_path):
-    notebook = all_chapter_notebooks()[0]
+    notebook = chapter_notebooks()[0]
     copy = tmp_path / notebook.name
     data = json.loads(notebook.read_text())
     cell = first_code_cell(data)
@@ -182,7 +182,7 @@ def test_markup_without_a_rendering_is_an_error(text, problem):
 def source_index() -> BookIndex:
     """An index built from the sources alone: each glue key gets a distinct placeholder number."""
     glue, titles, labels, numbers, equations = {}, {}, {}, {}, {}
-    pages = all_chapter_notebooks() + sorted((ROOT / "book").glob("*.md"))
+    pages = chapter_notebooks() + markdown_pages()
     for path in pages:
         doc = _docname(path)
         cells = json.loads(path.read_text())["cells"] if path.suffix == ".ipynb" else []
@@ -206,7 +206,7 @@ def source_index() -> BookIndex:
 
 def test_every_chapter_converts_and_keeps_its_code():
     index = source_index()
-    for notebook in all_chapter_notebooks():
+    for notebook in chapter_notebooks():
         doc = _docname(notebook)
         original = json.loads(notebook.read_text())
         edition = convert(original, doc, index)
@@ -236,7 +236,7 @@ def _code(cell: dict) -> str:
     return "".join(cell["source"])
 
 
-@pytest.mark.parametrize("notebook", all_chapter_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
 def test_solutions_and_glue_cells_are_collapsed_form_cells(notebook):
     """Colab ignores hide-input: each solution, and each cell of glue bookkeeping,
     becomes a form cell (``cellView: form``, ``# @title ... (double-click to show)``
@@ -284,7 +284,7 @@ def test_solutions_and_glue_cells_are_collapsed_form_cells(notebook):
     )
 
 
-@pytest.mark.parametrize("notebook", all_chapter_notebooks(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
 def test_colab_box_states_both_run_times(notebook):
     """The chapter box keeps its run-time sentence, with the build's numbers: alone
     from a cold cache and (after Chapter 1) the chapter's own time."""
@@ -375,7 +375,7 @@ def test_colab_edition_of_the_fast_build_reads_like_the_html_book(book_html, tmp
     """Every value the HTML page pastes (glue) appears in the edition's prose, in the page's order."""
     build = book_html.parent  # <build>/html -> <build> (jupyter_execute/, .doctrees/)
     written = colab_edition.write_edition(build, tmp_path / "colab")
-    assert sorted(p.name for p in written) == sorted(p.name for p in all_chapter_notebooks())
+    assert sorted(p.name for p in written) == sorted(p.name for p in chapter_notebooks())
     for path in written:
         edition = json.loads(path.read_text())
         assert not myst_leaks(edition), f"{path.name}: {myst_leaks(edition)[:3]}"

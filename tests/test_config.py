@@ -132,3 +132,27 @@ def test_cli_explains_missing_gpu():
     out = run_cli("reproduce", "--device", "cuda", "--fast", "--seeds", "1")
     assert out.returncode == 2
     assert "no CUDA GPU is available" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+CONFIG_CASES = [
+    (dict(teacher_lr=float("inf")), "teacher_lr must be a finite number (e.g. teacher_lr=0.0003); got inf"),
+    (dict(student_lr=float("inf")), "student_lr must be a finite number (e.g. student_lr=0.0003); got inf"),
+    (dict(temperature=float("inf")), "temperature must be a finite number (e.g. temperature=1.0); got inf"),
+    (dict(student_weight_decay=float("inf")),
+     "student_weight_decay must be a finite number (e.g. student_weight_decay=0.0); got inf"),
+    (dict(track_alignment="no"), "track_alignment must be True or False (e.g. track_alignment=True); got 'no'"),
+    (dict(teacher_epochs=0), "teacher_epochs must be at least 1: an untrained teacher has no trait to pass on "
+                             "(e.g. teacher_epochs=5); got 0"),
+    (dict(n_noise=2048, student_batch_size=4096), "student_batch_size must be at most 2048, the n_noise=2048 noise "
+                                                  "images it batches (e.g. student_batch_size=1024); got 4096"),
+    (dict(n_train=500, teacher_batch_size=1024, trait_batch_size=256),
+     "teacher_batch_size must be at most 500, the n_train=500 training images it batches "
+     "(e.g. teacher_batch_size=500); got 1024"),
+]
+
+
+@pytest.mark.parametrize("changes, message", CONFIG_CASES, ids=[next(iter(c)) for c, _ in CONFIG_CASES])
+def test_config_bad_input_names_field_value_and_example(changes, message):
+    with pytest.raises(ConfigError) as info:
+        Config(**changes)
+    assert str(info.value) == message

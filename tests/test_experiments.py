@@ -1,11 +1,13 @@
 """End to end: the small experiment shows subliminal learning, and the cache is safe."""
 
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from subliminal import Config
 from subliminal.experiments import ALL_CONDITIONS, run_experiment
@@ -53,6 +55,18 @@ def test_bad_run_arguments():
         run_experiment(seeds=0)
     with pytest.raises(ValueError, match="distinct"):
         run_experiment(seeds=[1, 1])
+
+
+def test_library_bad_input_names_the_value():
+    """run_experiment's own checks (subliminal.experiments): each bad argument is named with its value."""
+    for kwargs, fragment in [
+        (dict(seeds="10"), "seeds must be a count (e.g. 10) or a list of ints"),
+        (dict(seeds=[1.7]), "seeds must be whole numbers"),
+        (dict(conditions="teacher"), "conditions must be a list of names"),
+        (dict(device="tpu"), "device must be None, 'cpu' or 'cuda'; got 'tpu'"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            run_experiment(Config.fast(**TINY), cache=False, progress=False, **kwargs)
 
 
 def test_no_cache_neither_reads_nor_writes_the_cache(small_config, tmp_path, monkeypatch):
@@ -127,6 +141,17 @@ def test_reuse_reads_a_coinciding_run_and_trains_only_otherwise(small_config, sm
     custom = ("my_cross", experiments.StudentCondition(init="cross"))
     run_experiment(small_config, seeds=1, conditions=[custom], reuse=small_result, progress=False)
     assert calls == [[0], [5], [0]]
+
+
+def test_same_run_compares_every_setting_but_the_ignored_ones():
+    from subliminal.experiments import same_run
+
+    base = Config.fast()
+    assert same_run(base, base) and not same_run(base, base.replace(hidden=8))
+    assert not same_run(base, base.replace(projection_tau=0.5))
+    assert same_run(base, base.replace(projection_tau=0.5), ignore=["projection_tau"])
+    assert same_run(base, base.replace(track_alignment=False))  # the probes never change the training
+    assert not same_run(base.replace(track_alignment=False), base)  # but a run without them has no cosines
 
 
 def test_cached_result_finds_only_what_was_run(small_config, monkeypatch, tmp_path):

@@ -166,11 +166,6 @@ def merge_results(config: Config, seeds: Sequence[int], *parts: tuple[Experiment
                             curve_steps=first.curve_steps)
 
 
-def same_run(a: Config, b: Config, ignore: Sequence[str]) -> bool:
-    da, db = a.to_dict(), b.to_dict()
-    return all(da[k] == db[k] for k in da if k not in ignore)
-
-
 def run_conditions(config: Config, seeds, conditions: Sequence[str], device=None,
                    reuse: ExperimentResult | None = None) -> ExperimentResult:
     """The run of a frame: rows of ``reuse`` (the chapter's run) where it coincides with it, else memoised."""
@@ -182,8 +177,12 @@ def run_conditions(config: Config, seeds, conditions: Sequence[str], device=None
 
 def plain_baseline(config: Config, seeds: list[int], baseline: ExperimentResult | None, device,
            ignore: Sequence[str]) -> ExperimentResult:
-    """The plain aux-only student of ``seeds``: rows of ``baseline`` (a chapter run) or a run of its own."""
+    """The plain aux-only student of ``seeds``: rows of ``baseline`` (a chapter run) or a run of its own.
+
+    ``ignore``: the explorer's own settings, which the plain student does not depend on."""
     if baseline is not None:
+        from ..experiments import same_run  # imported when called (this module loads without torch)
+
         if not same_run(baseline.config, config, ignore):
             raise ValueError("baseline was run with another configuration than the explorer's; pass the chapter's "
                              "run of the same config")
@@ -200,7 +199,7 @@ def seed_list(seeds) -> list[int]:
 
 __all__ = [
     "default_config", "default_seeds", "grid_values", "static_mode", "frame_figure", "mosaic", "finish_frame",
-    "short_axes", "figure_png", "pm", "merge_results", "same_run", "run_conditions", "plain_baseline",
+    "short_axes", "figure_png", "pm", "merge_results", "run_conditions", "plain_baseline",
     "seed_list", "Frame", "STATIC_ENV", "FRAME_PX", "FRAME_WIDTH", "FRAME_DPI", "FRAME_FONT", "FRAME_COLORS",
     "FRAME_HEIGHT", "SINGLE_STEP_GRID", "STUDENT_LRS_SINGLE_STEP", "LEARNING_RATE_GRID", "TAU_GRID",
     "LIMINAL_GRID", "ALIGNMENT_POINTS", "FAST_GRIDS", "FAST_ALIGNMENT_POINTS", "TAU_RANGE", "LIMINAL_RANGE",

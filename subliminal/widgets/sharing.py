@@ -18,7 +18,6 @@ from .frames import (
     finish_frame,
     frame_figure,
     pm,
-    same_run,
     static_mode,
 )
 
@@ -42,6 +41,8 @@ def paired_ends(arms_result: ExperimentResult, ends: ExperimentResult) -> Experi
     missing = [name for name in ENDS if name not in ends.conditions]
     if missing:
         raise ValueError(f"ends must hold {list(ENDS)} (the chapter's main run); it lacks {missing}")
+    from ..experiments import same_run  # imported when called (this module loads without torch)
+
     if not same_run(arms_result.config, ends.config, ("alignment_every",)):
         raise ValueError("the arms and the ends were run with different configurations; pass the main run whose "
                          "config the arms were run with")
