@@ -13,6 +13,10 @@ import torch.nn.functional as F
 from .config import N_DIGITS
 
 
+#: The name of the distillation loss term (``training.Imitation``) in a step's losses and in the logs.
+IMITATION = "imitation"
+
+
 def digit_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the digit logits 0-9 (E, B, 10+m) against labels (B,), or per model (E, B) -> (E,)."""
     digit_log_p = F.log_softmax(logits[..., :N_DIGITS], dim=-1)
