@@ -109,8 +109,15 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITION
         liminal = any(s.liminal for s in students)
         macs += config.n_noise * fwd * (1 + liminal)  # teacher targets (+ the init's, for liminal)
         per_student = config.student_epochs * config.n_noise * train
-        if config.track_alignment or any(s.project for s in students):
+        # g_t for the whole ensemble: at every step when some condition projects, else at every
+        # alignment_every-th step for the probes
+        if any(s.project for s in students):
             per_student += steps * config.trait_batch_size * train
+        elif config.track_alignment:
+            per_student += -(-steps // config.alignment_every) * config.trait_batch_size * train
+        # a matched placebo built from a loss (not a random or permuted direction) is one more gradient
+        placebos = sum(s.placebo not in (None, "random", "permuted") for s in students)
+        macs += placebos * steps * config.trait_batch_size * train
         if getattr(config, "track_drive", False):
             per_student += steps * config.drive_batch_size * train  # the drive probe's own batch
         per_student += curve_points * config.curve_samples * fwd + 2 * N_MNIST_TEST * fwd  # final + restored-head accuracy

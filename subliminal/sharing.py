@@ -45,7 +45,7 @@ ARMS = [
 ENDS = ("student_aux", "cross_aux")
 #: The arms measure alignment at every ALIGNMENT_EVERY-th step (an exact subsample: the probes never
 #: change the training); the ends are read on the same steps of the main run.
-ALIGNMENT_EVERY = 5
+ALIGNMENT_EVERY = 10
 #: The tensors whose distance the dose-response varies, one at a time.
 DOSE_TENSORS = ("W1", "W2", "W3")
 
@@ -86,11 +86,12 @@ def run_arms(config: Config, seeds, device=None) -> ExperimentResult:
 
 def run_doses(config: Config, seeds, doses: Sequence[float], device=None) -> dict[tuple[str, float], ConditionResult]:
     """{(tensor, r): the shared student with noise r x init std on ``tensor``}, for every tensor of
-    :data:`DOSE_TENSORS` and every r in ``doses``; alignment as the arms measure it."""
+    :data:`DOSE_TENSORS` and every r in ``doses``. The doses are read by their accuracy, so they run
+    without the alignment probes (which cost as much as the training's own gradient where they measure)."""
     out = {}
     for tensor in DOSE_TENSORS:
         for r in doses:
-            run = run_experiment(dose_config(config, tensor, r).replace(alignment_every=ALIGNMENT_EVERY),
+            run = run_experiment(dose_config(config, tensor, r).replace(track_alignment=False),
                                  seeds=seeds, conditions=["student_aux"], device=device)
             out[(tensor, float(r))] = run["student_aux"]
     return out
@@ -200,6 +201,20 @@ def parts_sentence(verdicts: Mapping[str, dict], names: Sequence[str], labels: M
                 "or all of the transfer: on this evidence it takes all of them.")
     return ("No arm that withheld a part kept the transfer, but not every such arm was shown to lose it: the "
             "table says which are undecided.")
+
+
+def heads_sentence(verdicts: Mapping[str, dict]) -> str:
+    """What the head-only and hidden-only arms say about "compatible heads", computed from their verdicts."""
+    head, hidden = verdicts["head_only"]["verdict"], verdicts["hidden_only"]["verdict"]
+    if head == "keeps the transfer":
+        return ("The teacher's initial head on fresh features keeps the transfer: on this evidence a compatible head "
+                "is enough, as the compatible-head hypothesis says.")
+    if head in ("loses it", "keeps part of it") and hidden in ("loses it", "keeps part of it"):
+        return ("Neither half is enough on its own: the teacher's head on other features, and the teacher's features "
+                "under another head, both fall short of the shared student. A head is \"compatible\" only relative to "
+                "the features it reads.")
+    return ("The two halves do not settle it here (the verdicts above say which comparison was undecided); more "
+            "seeds would.")
 
 
 def theorem_sentence(verdicts: Mapping[str, dict]) -> str:
@@ -326,5 +341,5 @@ MECHANISM_COLUMNS = ("steps cos>0 %", "mean cos", "disp. W1", "disp. W2", "disp.
 __all__ = ["HIDDEN", "HEAD", "DIGIT_BLOCK", "AUX_BLOCK", "ARMS", "ENDS", "ALIGNMENT_EVERY", "DOSE_TENSORS",
            "VERDICTS", "WITHHOLDING", "arm", "declared", "does", "init_std", "dose_config", "dose_name", "start_correlation", "run_arms",
            "run_doses", "measured_cosines", "alignment_on_steps", "sharing_verdict", "compare", "transfer_kept", "answer",
-           "parts_sentence", "theorem_sentence", "dose_table", "same_scale_sentence", "alignment_comparisons",
+           "parts_sentence", "heads_sentence", "theorem_sentence", "dose_table", "same_scale_sentence", "alignment_comparisons",
            "aligned_sentence", "arms_table", "BEHAVIOUR_COLUMNS", "MECHANISM_COLUMNS"]

@@ -119,3 +119,12 @@ def test_the_sentences_follow_the_verdicts():
     assert "does not hold as stated" in sharing.theorem_sentence(failed)
     none = {n: {"verdict": "loses it"} for n in names}
     assert "none kept the transfer" in sharing.answer(none, names, labels)
+
+
+def test_the_heads_sentence_follows_the_two_halves():
+    def said(head, hidden):
+        return sharing.heads_sentence({"head_only": {"verdict": head}, "hidden_only": {"verdict": hidden}})
+
+    assert "a compatible head is enough" in said("keeps the transfer", "loses it")
+    assert said("loses it", "keeps part of it").startswith("Neither half is enough")
+    assert "do not settle it" in said("undecided", "loses it")

@@ -224,9 +224,9 @@ def test_frames_are_png_of_the_frame_width(base):
 
 # --------------------------------------------------------------------------- Chapter 7: the arms of sharing
 
-# 16 student steps of batch 64, alignment on every 5th (sharing.ALIGNMENT_EVERY): measured at steps 0, 5, 10, 15
+# 32 student steps of batch 32, alignment on every 10th (sharing.ALIGNMENT_EVERY): measured at steps 0, 10, 20, 30
 TINY_SHARING = Config.fast(hidden=16, n_train=1024, n_noise=1024, teacher_epochs=1, student_epochs=1,
-                           teacher_batch_size=256, student_batch_size=64, trait_batch_size=256, curve_every=2,
+                           teacher_batch_size=256, student_batch_size=32, trait_batch_size=256, curve_every=2,
                            curve_samples=200)
 ARM_SEEDS = [2, 0]  # a subset of the main run's seeds, in another order: the ends are paired by seed
 
@@ -321,7 +321,7 @@ def test_sharing_explorer_live_and_refusals(sharing_runs):
         W.sharing_explorer(arms, ends.subset([0, 1], sharing.ENDS), static=False)
     with pytest.raises(ValueError, match="distinct conditions"):
         W.sharing_explorer(arms, ends, arms=["no_such_arm"], static=False)
-    with pytest.raises(ValueError, match="every 3-th step"):
+    with pytest.raises(ValueError, match="not measured at steps 0, 3, 6"):
         W.sharing_explorer(arms, ends, every=3, static=False)
     with pytest.raises(ValueError, match="control"):
         W.sharing_explorer(arms, ends, control="toggle", static=False)
