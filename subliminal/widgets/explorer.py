@@ -13,6 +13,36 @@ def slider_label(value: float, log: bool) -> str:
     return f"{value:.2g}" if log else f"{value:.4g}"
 
 
+def caption_widget(frame: Frame):
+    """The caption of a frame, as the explorers show it (small text, class ``subliminal-caption``)."""
+    import ipywidgets as widgets
+
+    caption = widgets.HTML(f"<small>{html.escape(frame.caption)}</small>")
+    caption.add_class("subliminal-caption")
+    return caption
+
+
+def frame_image(frame: Frame):
+    """A frame's PNG as an image widget at the frames' width."""
+    import ipywidgets as widgets
+
+    return widgets.Image(value=frame.png, format="png",
+                         layout=widgets.Layout(width="100%", max_width=f"{FRAME_PX}px", height="auto"))
+
+
+def frame_stack(frames: Sequence[Frame], selector, start: int):
+    """The static explorer's body: a ``Stack`` of (image, caption) pages, one per frame, whose
+    ``selected_index`` is jslinked to ``selector.index``. Returns (stack, images, captions, link)."""
+    import ipywidgets as widgets
+
+    if not hasattr(widgets, "Stack"):
+        raise RuntimeError("static explorers need ipywidgets >= 8 (Stack); call with static=False")
+    images = [frame_image(f) for f in frames]
+    captions = [caption_widget(f) for f in frames]
+    stack = widgets.Stack(children=[widgets.VBox([i, c]) for i, c in zip(images, captions)], selected_index=start)
+    return stack, images, captions, widgets.jslink((selector, "index"), (stack, "selected_index"))
+
+
 def explorer(grid: Sequence[float], render: Callable[[float], Frame], *, description: str, what: str,
               static: bool | None, initial: float | None = None, bounds: tuple[float, float] | None = None,
               log: bool = False, step: float | None = None):
@@ -41,30 +71,12 @@ def explorer(grid: Sequence[float], render: Callable[[float], Frame], *, descrip
         return memo[value]
 
     start = float(initial) if initial is not None and float(initial) in grid else grid[0]
-    image_layout = dict(width="100%", max_width=f"{FRAME_PX}px", height="auto")
-
-    def caption_widget(frame: Frame):
-        caption = widgets.HTML(f"<small>{html.escape(frame.caption)}</small>")
-        caption.add_class("subliminal-caption")
-        return caption
-
     if static:
-        if not hasattr(widgets, "Stack"):
-            raise RuntimeError("static explorers need ipywidgets >= 8 (Stack); call with static=False")
         labels = [slider_label(v, log) for v in grid]
         slider = widgets.SelectionSlider(
             options=labels, index=grid.index(start), description=description, continuous_update=True,
             style={"description_width": "initial"}, layout=widgets.Layout(width="100%", max_width="520px"))
-        frames, captions, pages = [], [], []
-        for value in grid:
-            frame = cached(value)
-            image = widgets.Image(value=frame.png, format="png", layout=widgets.Layout(**image_layout))
-            caption = caption_widget(frame)
-            frames.append(image)
-            captions.append(caption)
-            pages.append(widgets.VBox([image, caption]))
-        stack = widgets.Stack(children=pages, selected_index=grid.index(start))
-        link = widgets.jslink((slider, "index"), (stack, "selected_index"))
+        stack, frames, captions, link = frame_stack([cached(v) for v in grid], slider, grid.index(start))
         note = widgets.HTML(
             f"<small>A precomputed grid: {len(grid)} values of {html.escape(what)} "
             f"({html.escape(', '.join(labels))}). Run the notebook to choose any value in between "
@@ -86,8 +98,7 @@ def explorer(grid: Sequence[float], render: Callable[[float], Frame], *, descrip
             slider = widgets.FloatSlider(value=start, min=low, max=high, step=step or (high - low) / 300,
                                          readout_format=".4f", **common)
         first = cached(start)
-        image = widgets.Image(value=first.png, format="png", layout=widgets.Layout(**image_layout))
-        caption = caption_widget(first)
+        image, caption = frame_image(first), caption_widget(first)
         status = widgets.HTML(f"<small>Live: any {html.escape(what)} in [{low:g}, {high:g}] is computed when chosen "
                               "(results are memoised on disk and in memory).</small>")
 
@@ -112,5 +123,5 @@ def explorer(grid: Sequence[float], render: Callable[[float], Frame], *, descrip
 
 
 __all__ = [
-    "slider_label", "explorer",
+    "slider_label", "caption_widget", "frame_image", "frame_stack", "explorer",
 ]

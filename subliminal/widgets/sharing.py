@@ -9,10 +9,10 @@ import numpy as np
 
 from .. import plots
 from ..results import ExperimentResult
+from .explorer import caption_widget, frame_image, frame_stack
 from .frames import (
     COSINE,
     FRAME_HEIGHT,
-    FRAME_PX,
     Frame,
     figure_png,
     finish_frame,
@@ -159,34 +159,15 @@ def sharing_explorer(arms_result: ExperimentResult, ends: ExperimentResult, arms
                   layout=widgets.Layout(width="100%", max_width="520px"))
     selector = (widgets.Dropdown(**common) if control == "dropdown"
                 else widgets.SelectionSlider(continuous_update=True, **common))
-    image_layout = dict(width="100%", max_width=f"{FRAME_PX}px", height="auto")
-
-    def caption_widget(frame: Frame):
-        caption = widgets.HTML(f"<small>{html.escape(frame.caption)}</small>")
-        caption.add_class("subliminal-caption")
-        return caption
-
     if static:
-        if not hasattr(widgets, "Stack"):
-            raise RuntimeError("a static explorer needs ipywidgets >= 8 (Stack); call with static=False")
-        frames, captions, pages = [], [], []
-        for name in names:
-            frame = render(name)
-            image = widgets.Image(value=frame.png, format="png", layout=widgets.Layout(**image_layout))
-            caption = caption_widget(frame)
-            frames.append(image)
-            captions.append(caption)
-            pages.append(widgets.VBox([image, caption]))
-        stack = widgets.Stack(children=pages, selected_index=start)
-        link = widgets.jslink((selector, "index"), (stack, "selected_index"))
+        stack, frames, captions, link = frame_stack([render(n) for n in names], selector, start)
         note = widgets.HTML(f"<small>A precomputed grid: the {len(names)} arms, drawn from the chapter's stored runs "
                             "(nothing is trained on this page).</small>")
         box = widgets.VBox([selector, stack, note])
         box.stack, box.frames, box.captions, box.link = stack, frames, captions, link
     else:
         first = render(names[start])
-        image = widgets.Image(value=first.png, format="png", layout=widgets.Layout(**image_layout))
-        caption = caption_widget(first)
+        image, caption = frame_image(first), caption_widget(first)
 
         def redraw(change) -> None:
             frame = render(names[change["new"]])
