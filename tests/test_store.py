@@ -351,7 +351,7 @@ def test_run_experiment_never_serves_a_wrong_or_planted_result(cache, tmp_path, 
     first = experiments.run_experiment(config, seeds=[0, 1], conditions=["teacher", "student_aux"], device="cpu",
                                        progress=False)
     entries = sorted((cache / "experiment").glob("*.npz"))
-    assert len(entries) == 1 and len(list((cache / "teachers").glob("*.npz"))) == 1
+    assert len(entries) == 1 and len(list((cache / "teachers").glob("*.npz"))) == 2  # one teacher per seed
     data = bytearray(entries[0].read_bytes())
     data[len(data) // 2] ^= 0x01
     entries[0].write_bytes(bytes(data))
@@ -366,6 +366,6 @@ def test_run_experiment_never_serves_a_wrong_or_planted_result(cache, tmp_path, 
         assert again[name].accuracy.tolist() == first[name].accuracy.tolist()  # bit-deterministic recompute
     fewer = experiments.run_experiment(config, seeds=[1], conditions=["teacher"], device="cpu", progress=False)
     assert list(fewer.conditions) == ["teacher"] and fewer.seeds == [1]
-    # model 1 alone gets the same teacher (up to float rounding of a smaller ensemble: a few test images)
-    assert abs(fewer["teacher"].accuracy[0] - first["teacher"].accuracy[1]) <= 0.002
+    # model 1 alone gets the same teacher: each seed's teacher is trained and stored on its own
+    assert fewer["teacher"].accuracy[0] == first["teacher"].accuracy[1]
     assert len(list((cache / "experiment").glob("*.npz"))) == 2  # its own entry, not the other request's
