@@ -212,6 +212,7 @@ PARAMETER_RULES: dict[str, tuple[Callable[[str, Any, str], Any], str]] = {
     "FAST_SWEEPS": (_sweeps, "{'student_lr': [3e-4, 1e-3]}"),
     "PERTURBATIONS": (_sweeps, "{'student_weight_decay': [0.0, 1e-4]}"),
     "DOSES": (_doses, "[0.5]"),
+    "ALIGNMENT_EVERY": (_setting("alignment_every"), "10"),
 }
 
 

@@ -120,7 +120,8 @@ def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITION
         macs += placebos * steps * config.trait_batch_size * train
         if getattr(config, "track_drive", False):
             per_student += steps * config.drive_batch_size * train  # the drive probe's own batch
-        per_student += curve_points * config.curve_samples * fwd + 2 * N_MNIST_TEST * fwd  # final + restored-head accuracy
+        # the accuracy curves, and one pass over the test set for the final measures (own and restored head)
+        per_student += curve_points * config.curve_samples * fwd + N_MNIST_TEST * fwd
         macs += len(students) * per_student
     return 2.0 * macs * n_seeds
 

@@ -137,7 +137,7 @@ class Config:
     liminal_outputs: str = "aux"
     liminal_scale: float = 1.0
     # accuracy curves: every `curve_every` steps on `curve_samples` test images
-    curve_every: int = 5
+    curve_every: int = 10
     curve_samples: int = 1000
     # numerics of training: "fp32" as in the reference code, or "bf16" matrix
     # products (weights, losses, gradients' accumulation and Adam stay float32)

@@ -162,7 +162,11 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
         return _compute_experiment(config, seeds, specs, device, cache, progress)
 
     if reuse is not None and _holds(reuse, config, seeds, specs):
-        return reuse.subset(seeds, list(specs))
+        rows = reuse.subset(seeds, list(specs))
+        projects = any(spec is not None and spec.project for spec in specs.values())
+        if config.track_alignment and config.alignment_every > 1 and not projects:
+            rows = rows.on_alignment_steps(config.alignment_every)  # what this run would have measured
+        return rows
     result = _result(config, seeds, memoise("experiment", key, compute, enabled=cache, code="experiments"))
     result.declarations = {name: declaration(spec) for name, spec in specs.items()}
     return result
@@ -202,9 +206,13 @@ def _result(config: Config, seeds: list[int], payload: dict) -> ExperimentResult
 
 def same_run(ran: Config, asked: Config, ignore: Iterable[str] = ()) -> bool:
     """True when a run with config ``ran`` answers for one with ``asked``: every setting equal but those in
-    ``ignore``. A run that tracked alignment also answers for one that does not (the probes never change
-    the training)."""
+    ``ignore``. The probes never change the training, so a run that tracked alignment also answers for one
+    that does not, and one that measured it every k-th step for one that asks every multiple of k
+    (:meth:`~subliminal.results.ExperimentResult.on_alignment_steps` gives what that run records)."""
     done, wanted, ignore = ran.to_dict(), asked.to_dict(), set(ignore)
+    if not wanted["track_alignment"] or (done["track_alignment"]
+                                         and wanted["alignment_every"] % done["alignment_every"] == 0):
+        wanted["alignment_every"] = done["alignment_every"]
     wanted["track_alignment"] = wanted["track_alignment"] or done["track_alignment"]
     return all(done[name] == wanted[name] for name in done if name not in ignore)
 
@@ -303,8 +311,9 @@ def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: t
         teachers = train_teachers(config, seeds, device, cache=cache, progress=progress)
     for name, params in (("teacher", teachers), ("reference", shared)):
         if name in specs:
-            predicted, balanced = models.class_counts(params, x_test, y_test)
-            results[name] = {"accuracy": models.accuracy(params, x_test, y_test).cpu().numpy(),
+            digits = models.predict_digits(params, x_test)
+            predicted, balanced = models.class_counts(params, x_test, y_test, predicted=digits)
+            results[name] = {"accuracy": (digits == y_test.to(digits.device)).float().mean(dim=1).cpu().numpy(),
                              "predicted_counts": predicted.cpu().numpy(), "balanced_accuracy": balanced.cpu().numpy()}
     curve_steps = np.zeros(0, dtype=int)
     if students:
@@ -374,11 +383,13 @@ def _loss_terms(config: Config, layout: Layout, teachers: models.Params, init: m
 def _student_results(layout: Layout, trained: models.Params, init: models.Params, shared: models.Params,
                      teachers: models.Params, logs: dict, x_test, y_test) -> dict[str, dict]:
     """{name: its result fields}: the trained ensemble evaluated, and each condition's rows of the logs."""
-    accuracy, restored = (a.cpu().numpy() for a in models.accuracy_with_heads(trained, [trained, init], x_test,
-                                                                                 y_test))
+    # one pass of the hidden layers over the test set serves every measure of the trained students
+    own, with_init_head = models.predictions_with_heads(trained, [trained, init], x_test)
+    labels = y_test.to(own.device)
+    accuracy, restored = ((p == labels).float().mean(dim=1).cpu().numpy() for p in (own, with_init_head))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
     head_norm_ratio = models.digit_head_norm_ratio(trained, init).cpu().numpy()
-    predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test))
+    predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test, predicted=own))
     shared_of = models.select(shared, layout.seed_index)  # each member's teacher started at its seed's shared init
     displacement = models.displacement_cosines(trained, init, models.select(teachers, layout.seed_index),
                                                shared_of).cpu().numpy()

@@ -148,26 +148,35 @@ def predict_digits(params: Params, x: torch.Tensor, batch_size: int = 5000) -> t
         return torch.cat([forward(params, chunk)[..., :N_DIGITS].argmax(-1) for chunk in x.split(batch_size)], dim=1)
 
 
+def predictions_with_heads(params: Params, heads_from: Sequence[Params], x: torch.Tensor,
+                           batch_size: int = 5000) -> list[torch.Tensor]:
+    """Digit predictions (E, N) of ``params`` with the digit head of each ensemble in ``heads_from``;
+    the hidden layers run once for all heads."""
+    predicted = [[] for _ in heads_from]
+    with torch.no_grad():
+        for chunk in x.split(batch_size):
+            h = features(params, chunk)
+            for out, source in zip(predicted, heads_from):
+                out.append(head(*digit_head(source), h).argmax(-1))
+    return [torch.cat(out, dim=1) for out in predicted]
+
+
 def accuracy_with_heads(params: Params, heads_from: Sequence[Params], x: torch.Tensor, y: torch.Tensor,
                         batch_size: int = 5000) -> list[torch.Tensor]:
     """Digit accuracy (E,) of ``params`` with the digit head of each ensemble in ``heads_from``.
 
     Equal to ``[accuracy(with_digit_head(params, h), x, y) for h in heads_from]``; the
     hidden layers run once for all heads."""
-    correct = [torch.zeros(len(params[0]), device=x.device) for _ in heads_from]
-    with torch.no_grad():
-        for chunk, labels in zip(x.split(batch_size), y.to(x.device).split(batch_size)):
-            h = features(params, chunk)
-            for total, source in zip(correct, heads_from):
-                total += (head(*digit_head(source), h).argmax(-1) == labels).sum(dim=1)
-    return [total / len(x) for total in correct]
+    y = y.to(x.device)
+    return [(p == y).float().mean(dim=1) for p in predictions_with_heads(params, heads_from, x, batch_size)]
 
 
-def class_counts(params: Params, x: torch.Tensor, y: torch.Tensor, batch_size: int = 5000
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def class_counts(params: Params, x: torch.Tensor, y: torch.Tensor, batch_size: int = 5000,
+                 predicted: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted_counts (E, 10), balanced_accuracy (E,)): how many images each model assigns to each
-    digit, and the mean over digits of the share of that digit's images it gets right."""
-    predicted = predict_digits(params, x, batch_size)
+    digit, and the mean over digits of the share of that digit's images it gets right.
+    ``predicted``: the models' digit predictions (E, N) on ``x`` when the caller has them."""
+    predicted = predict_digits(params, x, batch_size) if predicted is None else predicted
     y = y.to(x.device).expand_as(predicted)
     counts = torch.zeros(len(predicted), N_DIGITS, dtype=torch.long, device=x.device)
     correct = torch.zeros_like(counts)

@@ -144,6 +144,10 @@ class ConditionResult:
         return {name: value for name, value in vars(self).items() if value is not None}
 
 
+#: The per-step fields the alignment probes record only on measured steps (NaN on the others).
+ALIGNMENT_FIELDS = ("cosine", "cosine_after", "trait_loss", "trait_update", "trait_grad_norm")
+
+
 @dataclass
 class ExperimentResult:
     """All conditions of one run: ``conditions`` maps a name to its :class:`ConditionResult`;
@@ -179,6 +183,27 @@ class ExperimentResult:
             name: self.declarations[name] for name in conditions if name in self.declarations}
         return ExperimentResult(config=self.config, seeds=seeds, conditions=out, curve_steps=self.curve_steps,
                                 declarations=declared)
+
+    def on_alignment_steps(self, every: int) -> "ExperimentResult":
+        """What this run records when its alignment probes measure only at steps 0, ``every``,
+        2 ``every``, ... (``Config.alignment_every``): the fields of :data:`ALIGNMENT_FIELDS` NaN on the
+        other steps, the config saying so. Exact when this run measured every step (or every k-th step
+        with k dividing ``every``) and none of its conditions projects (a projection measures every step)."""
+        measured = self.config.alignment_every
+        if every % measured:
+            raise ValueError(f"this run measured alignment every {measured} steps, which does not hold the "
+                             f"steps of every {every}; pass a multiple of {measured}")
+        out = {}
+        for name, res in self.conditions.items():
+            fields = dict(vars(res))
+            for field_name in ALIGNMENT_FIELDS:
+                if fields.get(field_name) is not None:
+                    values = np.array(fields[field_name], dtype=float)
+                    values[:, np.arange(values.shape[1]) % every != 0] = np.nan
+                    fields[field_name] = values
+            out[name] = type(res)(**fields)
+        return ExperimentResult(config=self.config.replace(alignment_every=every), seeds=list(self.seeds),
+                                conditions=out, curve_steps=self.curve_steps, declarations=self.declarations)
 
     def summary(self, conditions: Iterable[str] | None = None):
         """The summary table of this run (see :func:`summary_table`)."""
@@ -236,5 +261,5 @@ def format_table(result: ExperimentResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHANCE", "CHANCE_PERCENT", "FINAL_LOSS_FRACTION", "ConditionInfo", "CONDITIONS", "info", "mean_ci", "ConditionResult",
+__all__ = ["ALIGNMENT_FIELDS", "CHANCE", "CHANCE_PERCENT", "FINAL_LOSS_FRACTION", "ConditionInfo", "CONDITIONS", "info", "mean_ci", "ConditionResult",
            "ExperimentResult", "summary_table", "format_table"]

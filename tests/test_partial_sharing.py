@@ -8,7 +8,7 @@ import torch
 
 from subliminal import Config, models
 from subliminal.config import TENSOR_NAMES, ConfigError
-from subliminal.experiments import (StudentCondition, condition_specs, cross_inits, declaration, run_experiment,
+from subliminal.experiments import (StudentCondition, condition_specs, cross_inits, declaration, run_experiment, same_run,
                                     shared_inits, student_starts)
 
 WHOLE = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -296,5 +296,18 @@ def test_alignment_every_k_steps_is_an_exact_subsample(tiny):
     projected = run_experiment(config.replace(alignment_every=3), seeds=1, conditions=["projection"], cache=False,
                                progress=False)["projection"]
     assert not np.isnan(projected.cosine).any()
+    # the every-step run answers for the every-3rd one: reused, it gives what that run measured, and
+    # nothing is trained (cache=False, so a run would show as other numbers only by chance: check the fields)
+    reused = run_experiment(config.replace(alignment_every=3), seeds=2, conditions=conditions, cache=False,
+                            progress=False, reuse=every)
+    assert reused.config.alignment_every == 3
+    for name in conditions:
+        for field in ("cosine", "cosine_after", "trait_loss", "trait_update", "trait_grad_norm", "accuracy"):
+            np.testing.assert_array_equal(getattr(reused[name], field), getattr(third[name], field), err_msg=field)
+    # ... but the every-3rd run does not answer for an every-step or every-4th one, which need steps it skipped
+    assert same_run(every.config, third.config) and same_run(third.config, config.replace(alignment_every=6))
+    assert not same_run(third.config, config) and not same_run(third.config, config.replace(alignment_every=4))
+    with pytest.raises(ValueError, match="multiple of 3"):
+        third.on_alignment_steps(4)
     with pytest.raises(ConfigError, match="alignment_every"):
         Config(alignment_every=0)

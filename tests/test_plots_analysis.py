@@ -334,3 +334,15 @@ def test_control_figures():
     for fig in figs:
         _labelled(fig)
     assert figs[0].legends
+
+
+def test_cosine_trace_of_a_run_measured_every_kth_step_draws_its_measured_steps():
+    full = fake_result()
+    sparse = full.on_alignment_steps(5)
+    fig = plots.plot_cosine_trace(sparse, ["student_aux"], window=15, per_epoch=47)
+    thin, thick = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 2][:2]
+    measured = np.arange(0, full["student_aux"].cosine.shape[1], 5)
+    np.testing.assert_array_equal(thin.get_xdata(), measured)
+    np.testing.assert_allclose(thin.get_ydata(), full["student_aux"].cosine[:, ::5].mean(axis=0))
+    assert not np.isnan(thick.get_ydata()).any()
+    assert "15-step average" in thick.get_label()  # 3 measured points, 5 steps apart

@@ -414,3 +414,14 @@ def test_accuracy_with_heads_equals_swapping_the_head():
     torch.testing.assert_close(own, models.accuracy(trained, x, y), rtol=0, atol=0)
     torch.testing.assert_close(restored, models.accuracy(models.with_digit_head(trained, start), x, y), rtol=0, atol=0)
     assert restored[0] == 1.0 and not torch.equal(own, restored)
+
+
+def test_class_counts_from_given_predictions_equal_its_own_pass():
+    trained = tiny_models(3)
+    x = torch.rand(700, 784, generator=torch.Generator().manual_seed(8))
+    y = torch.randint(0, 10, (700,), generator=torch.Generator().manual_seed(9))
+    own, _ = models.predictions_with_heads(trained, [trained, trained], x, batch_size=256)
+    given = models.class_counts(trained, x, y, predicted=own)
+    for a, b in zip(given, models.class_counts(trained, x, y)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert int(given[0].sum()) == 3 * 700

@@ -25,21 +25,25 @@ from .style import (
 
 def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), window: int = 15,
                       per_epoch: int | None = None, ax=None, band_kind: str = "sd"):
-    """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average (thick) and a band over seeds
-    (shaded; ``band_kind`` as in :func:`band`, mean ± 1 sd by default)."""
+    """Per-step cos(g_d, g_t): mean over seeds (thin), its moving average over about ``window`` steps
+    (thick) and a band over seeds (shaded; ``band_kind`` as in :func:`band`, mean ± 1 sd by default).
+    A run that measured every k-th step (``Config.alignment_every``) is drawn on its measured steps."""
     names = student_conditions(result, conditions, "cosine")
     own = ax is None
     fig, ax = figure() if ax is None else (ax.figure, ax)
     n_steps = 0
     for name in names:
         cos = np.asarray(result[name].cosine, dtype=float)
-        steps = np.arange(cos.shape[1])
         n_steps = max(n_steps, cos.shape[1])
+        steps = np.flatnonzero(~np.isnan(cos).any(axis=0))  # the measured steps
+        cos = cos[:, steps]
+        every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
+        points = max(1, round(window / every))
         mean = cos.mean(axis=0)
         ax.fill_between(steps, *band(cos, band_kind), color=color(name), alpha=0.15, lw=0)
         ax.plot(steps, mean, color=color(name), lw=0.6, alpha=0.6)
-        ax.plot(steps, analysis.moving_average(mean, window), color=color(name), lw=2.2,
-                label=f"{label(name)} ({window}-step average)")
+        ax.plot(steps, analysis.moving_average(mean, points), color=color(name), lw=2.2,
+                label=f"{label(name)} ({points * every}-step average)")
     ax.axhline(0, color="black", lw=0.8)
     epoch_lines(ax, n_steps, per_epoch)
     ax.set_xlim(0, max(n_steps - 1, 1))

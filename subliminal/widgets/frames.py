@@ -186,7 +186,10 @@ def plain_baseline(config: Config, seeds: list[int], baseline: ExperimentResult 
         if not same_run(baseline.config, config, ignore):
             raise ValueError("baseline was run with another configuration than the explorer's; pass the chapter's "
                              "run of the same config")
-        return baseline.subset(seeds, ["student_aux"])
+        rows = baseline.subset(seeds, ["student_aux"])
+        if config.track_alignment and config.alignment_every > 1:
+            rows = rows.on_alignment_steps(config.alignment_every)  # the steps the explorer's own runs measure
+        return rows
     return run_conditions(config, seeds, ["student_aux"], device)
 
 
