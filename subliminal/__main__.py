@@ -33,7 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import budget, inventory, store
+from . import budget, files, inventory, store
 from .config import Config, ConfigError
 from .errors import one_line
 
@@ -141,8 +141,8 @@ def write_json(path: Path, payload: dict) -> None:
     """
     text = json.dumps(payload, indent=2) + "\n"
     prefix = f".{path.name}"
-    store.clean_orphans(path.parent, prefix=prefix)
-    store.atomic_write(path, text.encode(), prefix=prefix)
+    files.clean_orphans(path.parent, prefix=prefix)
+    files.atomic_write(path, text.encode(), prefix=prefix)
 
 
 # --------------------------------------------------------------------------- checks before the run

@@ -57,7 +57,8 @@ def run_minutes(name: str, key: dict, measured: float | None = None, code: str |
     like a cache entry (``key`` plus the fingerprint of ``code``, the module that computes the run:
     the main run is :func:`~subliminal.experiments.run_experiment`'s), so it goes stale with it.
     """
-    from .store import atomic_write, cache_dir, canonical_json, full_key
+    from .files import atomic_write
+    from .store import cache_dir, canonical_json, full_key
 
     digest = hashlib.sha256(canonical_json(full_key(key, code=code)).encode()).hexdigest()[:16]
     path = cache_dir() / "timings" / f"{name}-{digest}.json"

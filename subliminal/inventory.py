@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .fingerprint import code_fingerprint
-from .store import (_KIND, FORMAT, MAX_MANIFEST_BYTES, StoreError, _manifest_checksum, cache_dir, entry_name, read_regular_file)
+from .files import FileRefused, read_regular_file
+from .store import _KIND, FORMAT, MAX_MANIFEST_BYTES, _manifest_checksum, cache_dir, entry_name
 
 # --------------------------------------------------------------------------- what the cache holds
 
@@ -91,7 +92,7 @@ def _reachability(kind: str, name: str, manifest_path: Path,
         key = manifest.get("key")
         if not isinstance(key, dict):
             return None, False, "damaged (no key)"
-    except StoreError as exc:
+    except FileRefused as exc:
         return None, False, f"unreadable ({exc})"
     except Exception as exc:  # noqa: BLE001 - any failure to parse it: damaged
         return None, False, f"damaged ({type(exc).__name__})"

@@ -36,10 +36,8 @@ the checksum then fails and the entry is recomputed, never served.
 Only regular files are read (a symbolic link, a FIFO or a device in the cache is
 refused without being opened for reading), a manifest at most
 :data:`MAX_MANIFEST_BYTES` long, an ``.npz`` only up to the size its manifest
-declares; any failure to parse a manifest is "damaged, recompute". Clean-up
-removes only files whose names match the exact pattern :func:`atomic_write`
-gives its temporary files. Written files get the mode a new file gets under the
-umask, or keep the mode of the file they replace.
+declares; any failure to parse a manifest is "damaged, recompute". Reading, writing
+and the clean-up of temporary files are :mod:`subliminal.files`'s.
 """
 
 from __future__ import annotations
@@ -49,27 +47,20 @@ import io
 import json
 import os
 import re
-import socket
-import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .files import FileRefused, atomic_write, clean_orphans, read_regular_file
 from .fingerprint import code_fingerprint
 from .paths import user_folder
 
 CACHE_ENV = "SUBLIMINAL_CACHE"
 FORMAT = "subliminal-store-1"
 _KIND = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_TMP_PREFIX = ".tmp-"
-_STALE_AFTER_S = 6 * 3600  # a temp file this old is an orphan even if its writer's pid is reused
-#: atomic_write's temporary files: ``<prefix>.tmp-<host>-<pid>-<random>.part``.
-_TMP_NAME = re.compile(r"^(?P<prefix>.*)\.tmp-(?P<host>[0-9a-f]{8})"
-                       r"-(?P<pid>[0-9]{1,10})-[a-z0-9_]{8}\.part$")
 #: A manifest is a few kB (the payload's structure); far larger is not one of ours.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -297,9 +288,17 @@ def save_entry(npz_path: Path, manifest_path: Path, key: dict, payload: Payload)
     atomic_write(manifest_path, (json.dumps(manifest, indent=1, allow_nan=False) + "\n").encode())
 
 
+def _read(path: Path, limit: int, what: str) -> bytes:
+    """:func:`~subliminal.files.read_regular_file`, a refused file being a damaged entry."""
+    try:
+        return read_regular_file(path, limit, what)
+    except FileRefused as exc:
+        raise StoreError(str(exc)) from None
+
+
 def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
     """Read and verify one entry; :class:`StoreError` says what is wrong with it."""
-    raw = read_regular_file(manifest_path, MAX_MANIFEST_BYTES, "its manifest")
+    raw = _read(manifest_path, MAX_MANIFEST_BYTES, "its manifest")
     try:  # any failure to parse or check it (deep nesting included) means: damaged
         manifest = json.loads(raw)
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -316,7 +315,7 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
     size = manifest.get("npz_bytes")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise StoreError("its manifest does not give the size of the .npz file")
-    content = read_regular_file(npz_path, size, "its .npz file")
+    content = _read(npz_path, size, "its .npz file")
     digest = hashlib.sha256(content).hexdigest()
     if len(content) != size or digest != manifest.get("npz_sha256"):
         raise StoreError("its .npz file fails its SHA-256 checksum (truncated or changed)")
@@ -336,164 +335,6 @@ def load_entry(npz_path: Path, manifest_path: Path, key: dict) -> Payload:
     return payload
 
 
-def read_regular_file(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of ``path`` if it is a regular file (not a link) of at most ``limit``
-    bytes, else :class:`StoreError` naming ``what``. Never blocks on a FIFO, never
-    follows a link to a device, never reads more than ``limit + 1`` bytes."""
-    flags = os.O_RDONLY
-    for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):
-        flags |= getattr(os, name, 0)
-    try:
-        before = os.lstat(path)
-        if not stat.S_ISREG(before.st_mode):
-            kind = _file_kind(before.st_mode)
-            raise StoreError(f"{what} is not a regular file ({kind})")
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise StoreError(f"{what} is missing") from None
-    except OSError as exc:
-        raise StoreError(f"{what} is unreadable ({_reason(exc)})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # swapped between the lstat and the open
-            kind = _file_kind(info.st_mode)
-            raise StoreError(f"{what} is not a regular file ({kind})")
-        if info.st_size > limit:
-            raise StoreError(f"{what} is {info.st_size} bytes, more than the {limit} "
-                             "it may have")
-        chunks, left = [], limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise StoreError(f"{what} is unreadable ({_reason(exc)})") from None
-    finally:
-        os.close(fd)
-    content = b"".join(chunks)
-    if len(content) > limit:
-        raise StoreError(f"{what} is longer than the {limit} bytes it may have")
-    return content
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
-
-
-_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"),
-          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
-
-
-def _file_kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a plain file")
-
-
-def new_file_mode(path: Path) -> int:
-    """The permission bits a file written to ``path`` gets: those of the regular file it
-    replaces, else what ``open()`` gives a new file under the current umask."""
-    try:
-        current = os.stat(path)
-        if stat.S_ISREG(current.st_mode):
-            return stat.S_IMODE(current.st_mode)
-    except OSError:
-        pass
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    try:  # Linux: read, not set (os.umask sets it, for a moment, for every thread)
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, content: bytes, prefix: str = "") -> None:
-    """Write ``content`` to ``path`` via a temporary file in the same folder and
-    ``os.replace``.
-
-    The temporary file is ``<prefix>.tmp-<host>-<pid>-<random>.part`` (see
-    :func:`clean_orphans`); the written file has the mode :func:`new_file_mode` gives.
-    """
-    mode = new_file_mode(path)
-    writer = f"{prefix}{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=writer, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _host_tag() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def clean_orphans(folder: Path, prefix: str = "") -> list[Path]:
-    """Remove temporary files of interrupted writes in ``folder``; return what was removed.
-
-    Only files named exactly as :func:`atomic_write` names them with this ``prefix``
-    (``<prefix>.tmp-<host>-<pid>-<8 random>.part``, regular files) are considered: any
-    other file is left alone. One of them is an orphan when its writer (same host, pid
-    in the name) is no longer running, or when it is older than six hours.
-    """
-    removed = []
-    for path in folder.glob(f"{glob_escape(prefix)}{_TMP_PREFIX}*.part"):
-        match = _TMP_NAME.match(path.name)
-        if match is None or match["prefix"] != prefix:
-            continue
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        orphan = is_orphan(match["host"], int(match["pid"]), info.st_mtime)
-        if stat.S_ISREG(info.st_mode) and orphan:
-            try:
-                path.unlink()
-                removed.append(path)
-            except OSError:
-                pass
-    return removed
-
-
-def is_orphan(host: str, pid: int, mtime: float) -> bool:
-    """Whether a temporary file written by ``pid`` on ``host`` (a :func:`_host_tag`) at
-    ``mtime`` is left over: its writer has exited (same host), or it is 6 hours old."""
-    exited = host == _host_tag() and not _alive(pid)
-    return exited or time.time() - mtime > _STALE_AFTER_S
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with the characters that ``Path.glob`` treats as patterns escaped."""
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 __all__ = ["CACHE_ENV", "StoreError", "cache_dir", "check_writable", "code_fingerprint",
            "memoise", "canonical_json", "full_key", "entry_paths", "load_entry",
-           "save_entry", "read_regular_file", "new_file_mode", "atomic_write",
-           "clean_orphans", "is_orphan", "entry_name", "lookup"]
+           "save_entry", "entry_name", "lookup"]

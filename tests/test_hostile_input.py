@@ -27,19 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_line
 
 from subliminal import __main__ as cli
-from subliminal import budget, store
+from subliminal import budget, files, store
 from subliminal.config import Config, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_BOUND = 2 * 2**30  # address space of a child that reads hostile cache files
-
-
-def one_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, text
-    return lines[0]
 
 
 def run_child(
@@ -303,11 +298,11 @@ def test_json_output_folder_keeps_foreign_files(tmp_path, monkeypatch, capsys):
         tmp_path / name
         for name in (
             ".tmp-mydownload.part",
-            f".tmp-{store._host_tag()}-{dead}-abcd1234.part",
-            f".other.json.tmp-{store._host_tag()}-{dead}-abcd1234.part",
+            f".tmp-{files.host_tag()}-{dead}-abcd1234.part",
+            f".other.json.tmp-{files.host_tag()}-{dead}-abcd1234.part",
         )
     ]
-    own = tmp_path / f".out.json.tmp-{store._host_tag()}-{dead}-abcd1234.part"
+    own = tmp_path / f".out.json.tmp-{files.host_tag()}-{dead}-abcd1234.part"
     for path in [*foreign, own]:
         path.write_text("mine")
         os.utime(path, (time.time() - 7 * 3600,) * 2)
@@ -333,7 +328,7 @@ def test_written_files_respect_the_umask_and_the_mode_they_replace(
     previous = os.umask(umask)
     try:
         for write in (
-            store.atomic_write,
+            files.atomic_write,
             data._atomic_write,
             lambda p, c: cli.write_json(p, {"a": 1}),
         ):
@@ -481,7 +476,7 @@ def test_an_interrupted_mnist_write_of_an_exited_process_is_cleaned_a_live_ones_
 
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    host = store._host_tag()
+    host = files.host_tag()
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,

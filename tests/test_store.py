@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import TINY, one_line
 
-from subliminal import store
+from subliminal import files, store
 from subliminal.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,7 +268,7 @@ def test_fingerprint_covers_every_module_of_the_package(tmp_path):
 def test_orphaned_temp_files_are_cleaned_on_the_next_run(cache):
     folder = cache / "experiment"
     folder.mkdir(parents=True)
-    host = store._host_tag()
+    host = files.host_tag()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
     orphan = folder / f".tmp-{host}-{dead}-abc_1234.part"  # its writer has exited
