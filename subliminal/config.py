@@ -235,7 +235,6 @@ class Config:
         small = dict(
             n_train=12_000, n_noise=12_000, teacher_epochs=3, student_epochs=3,
             teacher_batch_size=256, student_batch_size=256, trait_batch_size=256,
-            curve_every=10, curve_samples=1000,
         )
         small.update(changes)
         return cls(**small)
