@@ -7,23 +7,10 @@ and returns an :class:`~subliminal.results.ExperimentResult`.
 A student condition is a composition of parts (:class:`StudentCondition`): where
 it starts, what it imitates, whether the projection transform or the liminal
 loss term acts on it, and which trait gradient it is measured (and projected)
-against. The conditions of Cloud, Le et al. (2025):
-
-===================  ==========================================================
-teacher              trained on MNIST digits (cross-entropy on logits 0-9)
-reference            the untrained shared initialisation
-student_aux          shared init, imitates the teacher's auxiliary logits only
-student_all          shared init, imitates all 13 logits
-cross_aux            a *different* random init, aux logits only
-cross_all            a different init, all logits
-projection           student_aux with the trait-aligned gradient component removed
-liminal              student_aux with the liminal KL term to its initialisation
-===================  ==========================================================
-
-and controls for the projection: ``projection_hidden`` (hidden layers only),
-``projection_shuffled`` and ``projection_random`` (placebo trait gradients).
-Every built-in condition is declared once, in :mod:`subliminal.conditions` (this module
-re-exports ``StudentCondition``, ``STUDENT_CONDITIONS``, ``ALL_CONDITIONS`` and ``PLACEBOS``).
+against. ``teacher`` and ``reference`` (the untrained shared initialisation) are
+evaluated, not trained. Every built-in condition, with its label and description, is
+declared once, in :mod:`subliminal.conditions` (this module re-exports
+``StudentCondition``, ``STUDENT_CONDITIONS``, ``ALL_CONDITIONS`` and ``PLACEBOS``).
 A one-off condition is one line, passed as a ``(name, StudentCondition(...))`` pair::
 
     run_experiment(config, conditions=["student_aux", ("early_liminal", StudentCondition(liminal=True))])
