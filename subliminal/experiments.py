@@ -125,9 +125,11 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
     Before computing, the memory the run needs is estimated (:mod:`subliminal.budget`); a run
     larger than the machine (or the GPU) holds is refused unless ``allow_large=True``.
 
-    ``reuse``: a run already at hand (e.g. a chapter's main run). When it was run with this ``config`` and
-    holds these seeds and (built-in) conditions, their rows are returned and nothing is trained: a sweep
-    point or an explorer frame that coincides with the chapter's run is that run.
+    ``reuse``: a run already at hand (e.g. a chapter's main run). When it answers for this ``config``
+    (:func:`same_run`) and holds these seeds and conditions, their rows are returned and nothing is
+    trained: a sweep point or an explorer frame that coincides with the chapter's run is that run. Rows
+    of a run that measured alignment more often than asked come back as this run would have measured them
+    (:meth:`~subliminal.results.ExperimentResult.on_alignment_steps`; every step when a condition projects).
     """
     from .store import memoise
 
@@ -153,6 +155,8 @@ def run_experiment(config: Config | None = None, seeds: int | Iterable[int] = 10
         projects = any(spec is not None and spec.project for spec in specs.values())
         if config.track_alignment and config.alignment_every > 1 and not projects:
             rows = rows.on_alignment_steps(config.alignment_every)  # what this run would have measured
+        elif config.track_alignment:  # a projection measured every step, as this run would: same records
+            rows.config = rows.config.replace(alignment_every=config.alignment_every)
         return rows
     result = _result(config, seeds, memoise("experiment", key, compute, enabled=cache, code="experiments"))
     result.declarations = {name: declaration(spec) for name, spec in specs.items()}

@@ -198,7 +198,7 @@ class ExperimentResult:
             fields = dict(vars(res))
             for field_name in ALIGNMENT_FIELDS:
                 if fields.get(field_name) is not None:
-                    values = np.array(fields[field_name], dtype=float)
+                    values = np.array(fields[field_name])  # a copy, in the logs' own float type
                     values[:, np.arange(values.shape[1]) % every != 0] = np.nan
                     fields[field_name] = values
             out[name] = type(res)(**fields)

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from subliminal import Config, models
+from subliminal import Config, experiments, models
 from subliminal.config import TENSOR_NAMES, ConfigError
-from subliminal.experiments import (StudentCondition, condition_specs, cross_inits, declaration, run_experiment, same_run,
-                                    shared_inits, student_starts)
+from subliminal.experiments import (StudentCondition, condition_specs, cross_inits, declaration, run_experiment,
+                                    same_run, shared_inits, student_starts)
+from subliminal.widgets.frames import plain_baseline
 
 WHOLE = ("W1", "b1", "W2", "b2", "W3", "b3")
 FIELDS = ("accuracy", "loss", "cosine", "displacement_cos", "head_restored_accuracy", "curve_acc")
@@ -273,7 +274,7 @@ def test_permute_validation():
 # --------------------------------------------------------------------------- alignment at every k-th step
 
 
-def test_alignment_every_k_steps_is_an_exact_subsample(tiny):
+def test_alignment_every_k_steps_is_an_exact_subsample(tiny, monkeypatch):
     """The probes never change the training: measuring g_t at steps 0, k, 2k, ... gives exactly the
     every-step run's numbers at those steps, NaN at the others, and the same students."""
     config = tiny.replace(student_epochs=3)
@@ -293,17 +294,30 @@ def test_alignment_every_k_steps_is_an_exact_subsample(tiny):
         np.testing.assert_array_equal(b.frac_positive, (a.cosine[:, ::3] > 0).mean(axis=1))
         np.testing.assert_allclose(b.mean_cosine, a.cosine[:, ::3].mean(axis=1), rtol=1e-6)
     # a projection needs g_t at every step: it is measured there whatever alignment_every says
-    projected = run_experiment(config.replace(alignment_every=3), seeds=1, conditions=["projection"], cache=False,
-                               progress=False)["projection"]
-    assert not np.isnan(projected.cosine).any()
+    projected_run = run_experiment(config.replace(alignment_every=3), seeds=1, conditions=["projection"],
+                                   cache=False, progress=False)
+    assert not np.isnan(projected_run["projection"].cosine).any()
     # the every-step run answers for the every-3rd one: reused, it gives what that run measured, and
-    # nothing is trained (cache=False, so a run would show as other numbers only by chance: check the fields)
+    # nothing is trained (computing now would fail)
+    def no_training(*args, **kwargs):
+        raise AssertionError("the reused run should have answered; nothing may be trained")
+
+    monkeypatch.setattr(experiments, "_compute_experiment", no_training)
     reused = run_experiment(config.replace(alignment_every=3), seeds=2, conditions=conditions, cache=False,
                             progress=False, reuse=every)
     assert reused.config.alignment_every == 3
     for name in conditions:
         for field in ("cosine", "cosine_after", "trait_loss", "trait_update", "trait_grad_norm", "accuracy"):
             np.testing.assert_array_equal(getattr(reused[name], field), getattr(third[name], field), err_msg=field)
+            assert getattr(reused[name], field).dtype == getattr(third[name], field).dtype, field
+    # an explorer's plain student read from such a run is masked the same way
+    plain = plain_baseline(config.replace(alignment_every=3), [0, 1], every, None, ())
+    np.testing.assert_array_equal(plain["student_aux"].cosine, third["student_aux"].cosine)
+    # a projection measures every step: its rows come back whole, labelled with the asked setting
+    again = run_experiment(config.replace(alignment_every=6), seeds=1, conditions=["projection"], cache=False,
+                           progress=False, reuse=projected_run)
+    assert again.config.alignment_every == 6
+    np.testing.assert_array_equal(again["projection"].cosine, projected_run["projection"].cosine)
     # ... but the every-3rd run does not answer for an every-step or every-4th one, which need steps it skipped
     assert same_run(every.config, third.config) and same_run(third.config, config.replace(alignment_every=6))
     assert not same_run(third.config, config) and not same_run(third.config, config.replace(alignment_every=4))

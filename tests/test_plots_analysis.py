@@ -346,3 +346,6 @@ def test_cosine_trace_of_a_run_measured_every_kth_step_draws_its_measured_steps(
     np.testing.assert_allclose(thin.get_ydata(), full["student_aux"].cosine[:, ::5].mean(axis=0))
     assert not np.isnan(thick.get_ydata()).any()
     assert "15-step average" in thick.get_label()  # 3 measured points, 5 steps apart
+    # every 10th step: 15 steps round to 2 points, made 3 so that the average stays centred on its step
+    fig = plots.plot_cosine_trace(full.on_alignment_steps(10), ["student_aux"], window=15, per_epoch=47)
+    assert any("30-step average" in line.get_label() for line in fig.axes[0].get_lines())

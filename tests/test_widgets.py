@@ -161,7 +161,7 @@ def test_learning_rate_frame_compares_shared_and_cross_init():
     frame = W.learning_rate_frame(1e-2, TINY, SEEDS)
     result = run_experiment(TINY.replace(student_lr=1e-2), seeds=SEEDS, conditions=["student_aux", "cross_aux"],
                             progress=False)
-    shared = _number(r"on ([\d.]+)(?: ± [\d.]+)? % of steps \(shared", frame.caption)
+    shared = _number(r"on ([\d.]+)(?: ± [\d.]+)? % of measured steps \(shared", frame.caption)
     cross = _number(r"vs ([\d.]+)(?: ± [\d.]+)? % \(cross", frame.caption)
     assert shared == pytest.approx(100 * result["student_aux"].frac_positive.mean(), abs=0.05)
     assert cross == pytest.approx(100 * result["cross_aux"].frac_positive.mean(), abs=0.05)

@@ -39,6 +39,8 @@ def plot_cosine_trace(result, conditions: Iterable[str] = ("student_aux",), wind
         cos = cos[:, steps]
         every = int(steps[1] - steps[0]) if len(steps) > 1 else 1
         points = max(1, round(window / every))
+        if every > 1 and points % 2 == 0:
+            points += 1  # an odd number of points keeps the average centred on its step
         mean = cos.mean(axis=0)
         ax.fill_between(steps, *band(cos, band_kind), color=color(name), alpha=0.15, lw=0)
         ax.plot(steps, mean, color=color(name), lw=0.6, alpha=0.6)

@@ -33,8 +33,9 @@ LR_CONDITIONS = TRANSFER_CONDITIONS  # shared-init vs cross-init aux-only studen
 def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device=None, window: int = 15,
                         baseline: ExperimentResult | None = None) -> Frame:
     """Shared-init vs cross-init aux-only student at student learning rate ``lr``: cosine traces, the share of
-    steps with cos > 0, the mean cosine and the final accuracy (95 % t-intervals over seeds). ``baseline``:
-    a run (the book's main run) that answers for the frame it coincides with."""
+    measured steps (every ``config.alignment_every``-th) with cos > 0, the mean cosine and the final
+    accuracy (95 % t-intervals over seeds). ``baseline``: a run (the book's main run) that answers for the
+    frame it coincides with."""
     config = (config or default_config()).replace(student_lr=float(lr), track_alignment=True)
     seeds = seed_list(seeds)
     result = run_conditions(config, seeds, LR_CONDITIONS, device, reuse=baseline)
@@ -52,14 +53,15 @@ def learning_rate_frame(lr: float, config: Config | None = None, seeds=3, device
         plots.plot_condition_stat(result, LR_CONDITIONS, stat, ax)
         ax.set_title(title)
         ax.set_xticklabels([plots.label(n).split(",")[0] for n in LR_CONDITIONS])
-    pos.set_ylabel("% of steps")
+    pos.set_ylabel("% of measured steps")
     mean.set_ylabel(COSINE)
     acc.set_ylabel("accuracy (%)")
     acc.set_ylim(0, 100)
     pos.set_ylim(0, 100)
     finish_frame(fig)
     s, c = result["student_aux"], result["cross_aux"]
-    caption = (f"student lr = {lr:.3g}: {COSINE} > 0 on {pm(s.frac_positive, 100)} % of steps (shared init) vs "
+    caption = (f"student lr = {lr:.3g}: {COSINE} > 0 on {pm(s.frac_positive, 100)} % of measured steps "
+               f"(shared init) vs "
                f"{pm(c.frac_positive, 100)} % (cross init); mean {COSINE} {pm(s.mean_cosine, 1, 4)} vs "
                f"{pm(c.mean_cosine, 1, 4)}; accuracy {pm(s.accuracy, 100)} % vs {pm(c.accuracy, 100)} % "
                f"({len(seeds)} seeds, 95 % t-intervals)")
