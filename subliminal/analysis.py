@@ -1,7 +1,8 @@
 """Statistics the chapters report: accuracy tables, alignment summaries, correlations.
 
 Everything here works on plain numpy arrays or on the result objects of
-:mod:`subliminal.results` and :mod:`subliminal.theory`; nothing trains a model.
+:mod:`subliminal.results`; nothing trains a model. The single-step theorem's readings
+(first-order ratio, breakdown rate, table) live with the check, in :mod:`subliminal.theory`.
 Intervals come from :func:`subliminal.results.mean_ci` (Student's t), correlations
 from :mod:`scipy.stats`.
 
@@ -419,40 +420,11 @@ def sweep_comparison(frame, parameter: str, condition: str = "student_aux", low=
     return paired_difference(*sweep_values(frame, parameter, condition, low, high))
 
 
-# --------------------------------------------------------------------------- single-step checks
-
-
-def single_step_table(checks: Sequence):
-    """A DataFrame of :class:`~subliminal.theory.SingleStep` results (one row per check)."""
-    import pandas as pd
-
-    rows = [{"init": c.init, "teacher lr ε": c.teacher_lr, "<Δθ_T, Δθ_S>": c.inner, "cos": c.cos,
-             "Gauss-Newton cos": c.gn_cos, "Gauss-Newton rel. error": c.gn_rel_error} for c in checks]
-    return pd.DataFrame(rows)
-
-
-def linear_ratio(check, index: int = 0) -> float:
-    """Measured / first-order-predicted change of the trait loss at ``check.student_lrs[index]``."""
-    return float(check.actual_change[index] / check.predicted_change[index])
-
-
-def breakdown_lr(check, tolerance: float = 0.1) -> float:
-    """Smallest student learning rate at which measured and predicted trait-loss change differ by
-    more than ``tolerance`` (relative); ``inf`` if they agree on the whole grid."""
-    ratio = np.asarray(check.actual_change) / np.asarray(check.predicted_change)
-    off = np.flatnonzero(np.abs(ratio - 1.0) > tolerance)
-    # ignore disagreements at the very smallest rates, where float32 rounding dominates
-    first_good = np.flatnonzero(np.abs(ratio - 1.0) <= tolerance)
-    if len(first_good):
-        off = off[off > first_good[0]]
-    return float(np.asarray(check.student_lrs)[off[0]]) if len(off) else float("inf")
-
-
 __all__ = [
     "steps_per_epoch", "epoch_of_step", "epoch_means", "EarlyLate", "early_late", "moving_average",
     "mean_ci", "summary_table", "Correlation", "correlation", "loglog_slope", "head_shift_max",
     "AlignmentStats", "alignment_stats", "alignment_table", "seed_correlation", "epoch_gains",
-    "single_step_table", "linear_ratio", "breakdown_lr", "Comparison", "verdict", "paired_difference",
+    "Comparison", "verdict", "paired_difference",
     "epoch_sums", "epoch_accuracy", "epoch_difference", "dose_slope", "Accounting", "first_order_accounting",
     "DriveDecomposition", "drive_decomposition", "chance_accuracy", "sweep_values", "sweep_comparison", "within_epoch_correlation",
 ]

@@ -56,6 +56,30 @@ class SingleStep:
     actual_change: np.ndarray
     predicted_change: np.ndarray
 
+    def linear_ratio(self, index: int = 0) -> float:
+        """Measured / first-order-predicted change of the trait loss at ``student_lrs[index]``."""
+        return float(self.actual_change[index] / self.predicted_change[index])
+
+    def breakdown_lr(self, tolerance: float = 0.1) -> float:
+        """Smallest student learning rate at which measured and predicted trait-loss change differ
+        by more than ``tolerance`` (relative); ``inf`` if they agree on the whole grid."""
+        ratio = np.asarray(self.actual_change) / np.asarray(self.predicted_change)
+        off = np.flatnonzero(np.abs(ratio - 1.0) > tolerance)
+        # ignore disagreements at the very smallest rates, where float32 rounding dominates
+        first_good = np.flatnonzero(np.abs(ratio - 1.0) <= tolerance)
+        if len(first_good):
+            off = off[off > first_good[0]]
+        return float(np.asarray(self.student_lrs)[off[0]]) if len(off) else float("inf")
+
+
+def single_step_table(checks):
+    """A DataFrame of :class:`SingleStep` results, one row per check."""
+    import pandas as pd
+
+    rows = [{"init": c.init, "teacher lr ε": c.teacher_lr, "<Δθ_T, Δθ_S>": c.inner, "cos": c.cos,
+             "Gauss-Newton cos": c.gn_cos, "Gauss-Newton rel. error": c.gn_rel_error} for c in checks]
+    return pd.DataFrame(rows)
+
 
 def _imitated(logits: torch.Tensor, outputs: str) -> torch.Tensor:
     return logits[..., N_DIGITS:] if outputs == "aux" else logits

@@ -166,14 +166,6 @@ def test_epoch_gains_sum_to_the_total_gain():
     assert (gains[:, 0] > gains[:, -1]).all()  # the fake curve grows like sqrt(step): fastest early
 
 
-def test_single_step_helpers():
-    check = fake_check()
-    assert analysis.linear_ratio(check) == pytest.approx(1.0)
-    assert analysis.breakdown_lr(check) == pytest.approx(check.student_lrs[check.student_lrs >= 300][0])
-    table = analysis.single_step_table([check, fake_check("cross")])
-    assert list(table["init"]) == ["shared", "cross"]
-
-
 # --------------------------------------------------------------------------- plots
 
 

@@ -7,7 +7,8 @@ import torch
 from subliminal import models
 from subliminal.config import Config
 from subliminal.rng import generator
-from subliminal.theory import gauss_newton_product, single_step_check
+from subliminal.theory import gauss_newton_product, single_step_check, single_step_table
+from test_plots_analysis import fake_check
 
 SMALL = Config(hidden=64, trait_batch_size=256, student_batch_size=256)
 
@@ -97,3 +98,17 @@ def test_displacement_cosines_of_disjoint_last_layer_rows_are_zero(tmp_path, mon
     # teacher (digit rows) and aux-only student (aux rows) move disjoint rows of W3 and b3
     np.testing.assert_array_equal(d.shared[:, 4:6], 0.0)
     assert np.all(d.shared[:, 0] != d.cross[:, 0])
+
+
+def test_single_step_readings():
+    """The first-order ratio, the rate where it breaks down, and the table, on a made-up check whose
+    measured change is the prediction below alpha = 300 and 0.3 of it above."""
+    check = fake_check()
+    assert check.linear_ratio() == pytest.approx(1.0)
+    assert check.linear_ratio(-2) == pytest.approx(0.3)
+    assert check.breakdown_lr() == pytest.approx(check.student_lrs[check.student_lrs >= 300][0])
+    agreeing = fake_check()
+    agreeing.actual_change[:] = agreeing.predicted_change
+    assert agreeing.breakdown_lr() == float("inf")
+    table = single_step_table([check, fake_check("cross")])
+    assert list(table["init"]) == ["shared", "cross"]

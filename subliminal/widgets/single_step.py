@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import analysis, plots
+from .. import plots
 from ..config import Config
 from .explorer import explorer
 from .frames import (
@@ -58,7 +58,7 @@ def single_step_frame(eps: float, config: Config | None = None, student_lrs: Seq
     ratio_ax.set_xlabel("student step size α")
     ratio_ax.set_ylabel("measured / first order")
     ratio_ax.set_title("ratio (clipped to [−1, 2])")
-    broken = analysis.breakdown_lr(check)
+    broken = check.breakdown_lr()
     if np.isfinite(broken):
         for a in (ax, ratio_ax):
             a.axvline(broken, color="#D55E00", lw=1.5, ls=":",
