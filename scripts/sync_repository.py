@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from book_pages import chapter_notebooks
+from subliminal.files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "subliminal-book"  # pyproject's [project] name; the import name is `subliminal`
@@ -145,10 +144,8 @@ def first_code_cell(notebook: dict) -> dict:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    """Write ``text`` (UTF-8) through :func:`subliminal.files.atomic_write`: the old file or the new one."""
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _sync_notebook(path: Path, repo: Repository, check: bool) -> bool:

@@ -34,7 +34,7 @@ import threading
 from pathlib import Path
 
 from . import budget, files, inventory, store
-from .config import Config, ConfigError
+from .config import Config, ConfigError, fast_mode
 from .errors import one_line
 
 EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                      help="matrix products in fp32 (the reference code) or bf16 (about 2x faster on CPUs with "
                           "native bf16 and on GPUs; weights, losses and Adam stay fp32)")
-    rep.add_argument("--fast", action="store_true", help="tiny configuration for smoke tests")
+    rep.add_argument("--fast", action="store_true",
+                     help="tiny configuration for smoke tests (also on with SUBLIMINAL_FAST=1)")
     rep.add_argument("--no-cache", action="store_true", help="recompute instead of reading memoised results")
     rep.add_argument("--allow-large", action="store_true",
                      help="run even when the estimated memory exceeds what the machine has")
@@ -243,7 +244,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:  # every other check that needs no training, before the run
         data_root()
         device = _device(args.device)
-        config = (Config.fast() if args.fast else Config()).replace(precision=args.precision)
+        config = Config.for_mode(fast_mode(args.fast)).replace(precision=args.precision)
         from .experiments import ALL_CONDITIONS, run_experiment
 
         estimate = _check_budget(config, args.seeds, ALL_CONDITIONS, device, args.allow_large)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .conditions import ALL_CONDITIONS, StudentCondition, student_condition
-from .config import INPUT_DIM, N_DIGITS, N_MNIST_TEST, N_MNIST_TRAIN, Config
+from .config import INPUT_DIM, N_DIGITS, N_MNIST_TEST, N_MNIST_TRAIN, Config, n_parameters
 
 #: The students of the paper's table (a condition's needs are read from its declaration).
 STUDENTS = tuple(name for name in ALL_CONDITIONS if student_condition(name) is not None)
@@ -85,9 +85,8 @@ def distill_steps(config: Config) -> int:
 
 
 def params_per_model(config: Config) -> int:
-    """Weights and biases of one MLP 784 -> H -> H -> 10+m."""
-    H, K = config.hidden, config.n_outputs
-    return INPUT_DIM * H + H + H * H + H + H * K + K
+    """Weights and biases of one MLP 784 -> H -> H -> 10+m (:func:`subliminal.config.n_parameters`)."""
+    return n_parameters(config.hidden, config.n_outputs)
 
 
 def run_flops(config: Config, n_seeds: int, conditions: Iterable = ALL_CONDITIONS) -> float:

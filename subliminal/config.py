@@ -239,6 +239,13 @@ class Config:
         small.update(changes)
         return cls(**small)
 
+    @classmethod
+    def for_mode(cls, fast: bool) -> "Config":
+        """The chapters' configuration: :meth:`fast` in fast mode, else the paper's (the defaults)."""
+        if not isinstance(fast, bool):
+            raise ConfigError(f"fast must be True or False; got {fast!r}")
+        return cls.fast() if fast else cls()
+
 
 FAST_ENV = "SUBLIMINAL_FAST"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -251,6 +258,16 @@ def env_flag(name: str) -> bool:
     if value not in _TRUE + _FALSE:
         raise ConfigError(f"environment variable {name} must be 1 or 0; got {value!r}")
     return value in _TRUE
+
+
+def parameter_shapes(hidden: int, n_outputs: int) -> list[tuple[int, ...]]:
+    """The shapes of one model's tensors W1, b1, W2, b2, W3, b3 (weights stored as (fan_in, fan_out))."""
+    return [(INPUT_DIM, hidden), (hidden,), (hidden, hidden), (hidden,), (hidden, n_outputs), (n_outputs,)]
+
+
+def n_parameters(hidden: int, n_outputs: int) -> int:
+    """Weights and biases of one model 784 -> hidden -> hidden -> n_outputs."""
+    return sum(math.prod(shape) for shape in parameter_shapes(hidden, n_outputs))
 
 
 def fast_mode(requested: bool = False) -> bool:
@@ -337,4 +354,5 @@ def _check_choice(name: str, value: Any, options: tuple) -> None:
 
 
 __all__ = ["Config", "ConfigError", "N_DIGITS", "INPUT_DIM", "TRAIT_GRADIENTS", "PROJECTION_SPACES",
-           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "LAYERS", "tensor_names", "env_flag", "fast_mode"]
+           "STUDENT_OPTIMIZERS", "TENSOR_NAMES", "LAYERS", "tensor_names", "env_flag", "fast_mode",
+           "parameter_shapes", "n_parameters"]

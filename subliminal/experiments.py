@@ -304,7 +304,7 @@ def _compute_experiment(config: Config, seeds: list[int], specs: dict, device: t
         if name in specs:
             digits = models.predict_digits(params, x_test)
             predicted, balanced = models.class_counts(params, x_test, y_test, predicted=digits)
-            results[name] = {"accuracy": (digits == y_test.to(digits.device)).float().mean(dim=1).cpu().numpy(),
+            results[name] = {"accuracy": models.fraction_correct(digits, y_test).cpu().numpy(),
                              "predicted_counts": predicted.cpu().numpy(), "balanced_accuracy": balanced.cpu().numpy()}
     curve_steps = np.zeros(0, dtype=int)
     if students:
@@ -376,8 +376,7 @@ def _student_results(layout: Layout, trained: models.Params, init: models.Params
     """{name: its result fields}: the trained ensemble evaluated, and each condition's rows of the logs."""
     # one pass of the hidden layers over the test set serves every measure of the trained students
     own, with_init_head = models.predictions_with_heads(trained, [trained, init], x_test)
-    labels = y_test.to(own.device)
-    accuracy, restored = ((p == labels).float().mean(dim=1).cpu().numpy() for p in (own, with_init_head))
+    accuracy, restored = (models.fraction_correct(p, y_test).cpu().numpy() for p in (own, with_init_head))
     head_shift = models.digit_head_shift(trained, init).cpu().numpy()
     head_norm_ratio = models.digit_head_norm_ratio(trained, init).cpu().numpy()
     predicted, balanced = (c.cpu().numpy() for c in models.class_counts(trained, x_test, y_test, predicted=own))

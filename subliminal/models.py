@@ -16,7 +16,8 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from .config import INPUT_DIM, N_DIGITS, TENSOR_NAMES, tensor_names
+from .config import N_DIGITS, TENSOR_NAMES, tensor_names
+from .config import n_parameters, parameter_shapes  # noqa: F401  (re-exported: the chapters read them here)
 from .config import LAYERS  # noqa: F401  (positions in ``Params`` of the whole network and the hidden layers)
 
 Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
@@ -83,20 +84,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 def init_params(generators: Sequence[torch.Generator], hidden: int, n_outputs: int,
                 device: torch.device | str = "cpu") -> Params:
     """One model per generator: weights N(0, 1/fan_in) (std 1/sqrt(fan_in)), biases 0."""
-    shapes = [(INPUT_DIM, hidden), (hidden, hidden), (hidden, n_outputs)]
+    weight_shapes = parameter_shapes(hidden, n_outputs)[0::2]
     per_model = []
     for gen in generators:
         model = []
-        for fan_in, fan_out in shapes:
+        for fan_in, fan_out in weight_shapes:
             model.append(torch.randn(fan_in, fan_out, generator=gen) / fan_in ** 0.5)
             model.append(torch.zeros(fan_out))
         per_model.append(model)
     return [torch.stack(tensors).to(device) for tensors in zip(*per_model)]
-
-
-def parameter_shapes(hidden: int, n_outputs: int) -> list[tuple[int, ...]]:
-    """The shapes of one model's tensors W1, b1, W2, b2, W3, b3 (weights stored as (fan_in, fan_out))."""
-    return [(INPUT_DIM, hidden), (hidden,), (hidden, hidden), (hidden,), (hidden, n_outputs), (n_outputs,)]
 
 
 def features(params: Params, x: torch.Tensor) -> torch.Tensor:
@@ -234,7 +230,12 @@ def with_digit_head(params: Params, head_from: Params) -> Params:
 
 def accuracy(params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Digit accuracy (E,) of every model on images ``x`` (N, 784) with labels ``y`` (N,)."""
-    return (predict_digits(params, x) == y.to(x.device)).float().mean(dim=1)
+    return fraction_correct(predict_digits(params, x), y)
+
+
+def fraction_correct(predicted: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Accuracy (E,) of predicted digits ``predicted`` (E, N) against labels ``y`` (N,)."""
+    return (predicted == y.to(predicted.device)).float().mean(dim=1)
 
 
 def outputs(params: Params, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
@@ -308,8 +309,3 @@ def to_numpy(params: Params) -> list:
 
 def from_numpy(arrays: list, device: torch.device | str = "cpu") -> Params:
     return [torch.as_tensor(a).to(device) for a in arrays]
-
-
-def n_parameters(hidden: int, n_outputs: int) -> int:
-    """Parameters of one model."""
-    return INPUT_DIM * hidden + hidden + hidden * hidden + hidden + hidden * n_outputs + n_outputs

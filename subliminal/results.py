@@ -89,10 +89,15 @@ class ConditionResult:
     @property
     def final_loss(self) -> np.ndarray | None:
         """(N,) the distillation loss averaged over the last FINAL_LOSS_FRACTION of the steps."""
-        if self.loss is None:
-            return None
-        n_last = max(1, int(round(FINAL_LOSS_FRACTION * self.loss.shape[1])))
-        return self.loss[:, -n_last:].mean(axis=1)
+        return None if self.loss is None else self.loss[:, -self._loss_window():].mean(axis=1)
+
+    @property
+    def initial_loss(self) -> np.ndarray | None:
+        """(N,) the distillation loss averaged over the first FINAL_LOSS_FRACTION of the steps."""
+        return None if self.loss is None else self.loss[:, :self._loss_window()].mean(axis=1)
+
+    def _loss_window(self) -> int:
+        return max(1, int(round(FINAL_LOSS_FRACTION * self.loss.shape[1])))
 
     @property
     def frac_positive(self) -> np.ndarray | None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
 import sys
+
+from .config import env_flag
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 
@@ -20,7 +21,7 @@ _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 @functools.lru_cache(maxsize=1)
 def tune_cpu_allocator() -> bool:
     """Ask glibc to reuse freed heap memory instead of mmap/munmap; True if applied."""
-    if os.environ.get("SUBLIMINAL_NO_MALLOPT") or not sys.platform.startswith("linux"):
+    if env_flag("SUBLIMINAL_NO_MALLOPT") or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

@@ -87,7 +87,7 @@ def _html_dir() -> Path:
 def _sources() -> list[Path]:
     files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
     files += book_pages()
-    files += sorted((ROOT / "subliminal").glob("*.py"))
+    files += sorted((ROOT / "subliminal").rglob("*.py"))  # subpackages too (plots, widgets, exercises)
     return [f for f in files if f.exists()]
 
 
@@ -107,9 +107,6 @@ def book_html() -> Path:
     chapter makes the build, hence every test that uses it, fail.
     """
     html_dir = _html_dir()
-    missing = [p for p in EXPLORER_PAGES if not (ROOT / "book" / f"{p}.ipynb").exists()]
-    if missing:
-        pytest.skip(f"chapters not written yet: {', '.join(missing)}")
     if "SUBLIMINAL_BOOK_HTML" not in os.environ and _stale(html_dir):
         if shutil.which("npm") is None and not (ROOT / "book" / "_widget_assets" / ".versions").exists():
             pytest.fail("npm is needed to fetch the widget JavaScript (scripts/fetch_widget_js.sh)")

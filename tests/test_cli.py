@@ -92,7 +92,24 @@ def test_cli_environment_variables_pointing_at_files_are_named(tmp_path, monkeyp
         assert one_line(capsys.readouterr().err) == f"subliminal: error: {message}"
 
 
+@pytest.mark.parametrize("flag, env, fast", [([], "0", False), (["--fast"], "0", True), ([], "1", True)])
+def test_cli_fast_mode_is_the_flag_or_the_environment(monkeypatch, flag, env, fast):
+    """--fast or SUBLIMINAL_FAST=1 gives the chapters' fast configuration, as everywhere else."""
+    monkeypatch.setenv("SUBLIMINAL_FAST", env)
+    monkeypatch.setattr(cli, "_device", lambda requested: "cpu")
+    seen = []
+
+    def record_then_interrupt(config, **kwargs):
+        seen.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("subliminal.experiments.run_experiment", record_then_interrupt)
+    assert cli.main(["reproduce", "--seeds", "1", "--allow-large", *flag]) == 130
+    assert seen == [Config.fast() if fast else Config()]
+
+
 def test_cli_refuses_a_run_larger_than_the_machine(monkeypatch, capsys):
+    monkeypatch.delenv("SUBLIMINAL_FAST", raising=False)  # the paper's configuration
     monkeypatch.setattr(budget, "machine_memory", lambda: 16 * 2**30)
     monkeypatch.setattr("subliminal.experiments.run_experiment", _must_not_run)
     monkeypatch.setattr(cli, "_device", lambda requested: "cpu")

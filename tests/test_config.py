@@ -156,3 +156,10 @@ def test_config_bad_input_names_field_value_and_example(changes, message):
     with pytest.raises(ConfigError) as info:
         Config(**changes)
     assert str(info.value) == message
+
+
+def test_the_configuration_of_a_mode():
+    assert Config.for_mode(True) == Config.fast()
+    assert Config.for_mode(False) == Config()
+    with pytest.raises(ConfigError, match="fast must be True or False; got 'yes'"):
+        Config.for_mode("yes")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import models, rng
-from ..config import N_DIGITS
+from ..config import INPUT_DIM, N_DIGITS
 
 RTOL = 1e-4
 
@@ -163,4 +163,4 @@ def _net(E: int = 2, hidden: int = 12, n_aux: int = 3, seed: int = 0) -> models.
 
 
 def _images(seed: int, n: int) -> torch.Tensor:
-    return torch.rand(n, 784, generator=_gen(seed), dtype=torch.float64) * 2 - 1
+    return torch.rand(n, INPUT_DIM, generator=_gen(seed), dtype=torch.float64) * 2 - 1

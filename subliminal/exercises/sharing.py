@@ -69,10 +69,10 @@ def _partial_init_hint(i: int, got: np.ndarray, base: models.Params, donor: mode
             rows_wrong[:, cols] = donor[i][:, cols]
     if rows_wrong.dim() == 3 and _same(got, rows_wrong.numpy()):
         return (f"you took rows of {name}: a block is a set of outputs, the last axis' entries "
-                f"({name}[..., :10] for the digit block, {name}[..., 10:] for the aux block), not the rows "
+                f"({name}[..., :{N_DIGITS}] for the digit block, {name}[..., {N_DIGITS}:] for the aux block), not the rows "
                 "(hidden units) nor the models (the leading axis)")
-    return (f"only the block(s) {blocks} of {name} come from donor: the digit block is the last axis' entries 0-9 "
-            f"({name}[..., :{N_DIGITS}]), the aux block the entries from 10 on; the rest stays base's")
+    return (f"only the block(s) {blocks} of {name} come from donor: the digit block is the last axis' entries "
+            f"0-{N_DIGITS - 1} ({name}[..., :{N_DIGITS}]), the aux block the entries from {N_DIGITS} on; the rest stays base's")
 
 
 def check_partial_init(fn: Callable) -> bool:

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .. import analysis
+from ..config import N_MNIST_TEST
 from .style import (
     CHANCE,
     FONT,
@@ -64,7 +65,7 @@ def plot_accuracy_by_seed(result, conditions: Iterable[str] | None = None, seed=
     ax.set_yticklabels([label(n) for n in reversed(names)])
     ax.set_ylim(-0.6, len(names) - 0.2)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("digit accuracy on the 10,000 MNIST test images (%)")
+    ax.set_xlabel(f"digit accuracy on the {N_MNIST_TEST:,} MNIST test images (%)")
     ax.scatter([], [], s=16, color="#777777", label="one seed")
     ax.errorbar([], [], xerr=[], fmt="|", color="black", label="mean ± 95% CI")
     ax.legend(loc="lower right", frameon=False)

@@ -61,7 +61,7 @@ class Frame:
 
 def default_config() -> Config:
     """The chapters' configuration: ``Config.fast()`` in fast mode (``SUBLIMINAL_FAST=1``), else ``Config()``."""
-    return Config.fast() if fast_mode() else Config()
+    return Config.for_mode(fast_mode())
 
 
 def default_seeds() -> int:
