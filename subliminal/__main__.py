@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import budget, files, inventory, store
 from .config import Config, ConfigError, fast_mode
-from .errors import one_line
+from .errors import one_line, reason
 
 EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
 #: Runs estimated to take longer than this (seconds on a 2-core CPU) announce their estimate first.
@@ -128,7 +128,7 @@ def check_output_path(text: str, option: str = "--json") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UsageError(f"{option} {text}: cannot create files in {folder} ({exc.strerror or exc}); "
+        raise UsageError(f"{option} {text}: cannot create files in {folder} ({reason(exc)}); "
                          "choose a writable folder") from None
     return path
 
@@ -275,7 +275,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         try:
             write_json(output, result.to_json_dict())
         except (OSError, TypeError, ValueError) as exc:
-            json_error = _reason(exc)
+            json_error = reason(exc)
     lines = format_table(result)
     if output is not None and json_error is None:
         lines += f"\nper-seed results written to {args.json}"
@@ -286,12 +286,12 @@ def _reproduce(args: argparse.Namespace) -> int:
                    "the table above is the result")
         else:
             _error(f"could not write --json {args.json} ({json_error}) nor print the "
-                   f"table to stdout ({_reason(stdout_error)}); the result is lost")
+                   f"table to stdout ({reason(stdout_error)}); the result is lost")
         return EXIT_WRITE
     if stdout_error is not None:
         kept = (f"the result is in {args.json}" if output is not None
                 else "use --json PATH to keep the result")
-        _error(f"could not print the table to stdout ({_reason(stdout_error)}); {kept}")
+        _error(f"could not print the table to stdout ({reason(stdout_error)}); {kept}")
         return EXIT_WRITE
     return 0
 
@@ -347,14 +347,14 @@ def _cache(args: argparse.Namespace) -> int:
                  + ("; --prune deletes these" if unreachable and not args.prune else ""))
     error = _print_stdout("\n".join(lines))
     if error is not None:
-        _error(f"could not print the list to stdout ({_reason(error)})")
+        _error(f"could not print the list to stdout ({reason(error)})")
         return EXIT_WRITE
     if not args.prune:
         return 0
     try:
         pruned = inventory.prune(found)
     except OSError as exc:
-        _error(f"could not delete a cache entry ({_reason(exc)}: {exc.filename}); the entries before it were "
+        _error(f"could not delete a cache entry ({reason(exc)}: {exc.filename}); the entries before it were "
                "deleted")
         return EXIT_WRITE
     for e in pruned:
@@ -363,11 +363,6 @@ def _cache(args: argparse.Namespace) -> int:
     _print_stdout(f"freed {size_text(sum(e.size for e in pruned))} in {_entries(len(pruned))}"
                   + (f"; kept {kept} .npz without a manifest that may be a write in progress" if kept else ""))
     return 0
-
-
-def _reason(exc: Exception) -> str:
-    """Why a write failed, in a few words (an OSError's own text, else the message)."""
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
 
 
 if __name__ == "__main__":

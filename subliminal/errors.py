@@ -1,4 +1,4 @@
-"""One line of text for an error: what the command-line tool and the data loader print."""
+"""One line of text for an error: what the command-line tool, the data loader and the store print."""
 
 from __future__ import annotations
 
@@ -12,4 +12,11 @@ def one_line(exc: BaseException, with_type: bool = False) -> str:
     return f"{type(exc).__name__}: {text}" if with_type else text
 
 
-__all__ = ["one_line"]
+def reason(exc: BaseException) -> str:
+    """Why an operation failed, in a few words: an OSError's own text ('Permission denied'), else
+    :func:`one_line` of the exception."""
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return strerror or one_line(exc)
+
+
+__all__ = ["one_line", "reason"]

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .errors import reason
+
 _TMP_PREFIX = ".tmp-"
 _STALE_AFTER_S = 6 * 3600  # a temp file this old is an orphan even if its writer's pid is reused
 #: atomic_write's temporary files: ``<prefix>.tmp-<host>-<pid>-<random>.part``.
@@ -48,7 +50,7 @@ def read_regular_file(path: Path, limit: int, what: str) -> bytes:
     except FileNotFoundError:
         raise FileRefused(f"{what} is missing") from None
     except OSError as exc:
-        raise FileRefused(f"{what} is unreadable ({_reason(exc)})") from None
+        raise FileRefused(f"{what} is unreadable ({reason(exc)})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # swapped between the lstat and the open
@@ -65,17 +67,13 @@ def read_regular_file(path: Path, limit: int, what: str) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:
-        raise FileRefused(f"{what} is unreadable ({_reason(exc)})") from None
+        raise FileRefused(f"{what} is unreadable ({reason(exc)})") from None
     finally:
         os.close(fd)
     content = b"".join(chunks)
     if len(content) > limit:
         raise FileRefused(f"{what} is longer than the {limit} bytes it may have")
     return content
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
 
 
 _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),

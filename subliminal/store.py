@@ -55,6 +55,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .files import FileRefused, atomic_write, clean_orphans, read_regular_file
+from .errors import reason
 from .fingerprint import code_fingerprint
 from .paths import user_folder
 
@@ -173,7 +174,7 @@ def memoise(kind: str, key: dict, compute: Callable[[], Payload], enabled: bool 
     try:
         save_entry(npz_path, manifest_path, stored_key, payload)
     except OSError as exc:
-        _say(f"could not store the {kind} result in {folder}: {exc.strerror or exc}; it was computed but not cached")
+        _say(f"could not store the {kind} result in {folder}: {reason(exc)}; it was computed but not cached")
     return payload
 
 

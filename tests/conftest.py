@@ -46,6 +46,13 @@ def small_config() -> Config:
 
 
 @pytest.fixture(scope="session")
+def tiny_config() -> Config:
+    """A seconds-sized configuration (hidden 32, 2,048 images, 16 student steps)."""
+    return Config.fast(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=2,
+                       teacher_batch_size=256, student_batch_size=256, trait_batch_size=256, curve_every=4)
+
+
+@pytest.fixture(scope="session")
 def small_result(small_config):
     """Every condition for 3 seeds of the fast configuration (computed once per session)."""
     from subliminal.experiments import run_experiment

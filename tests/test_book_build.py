@@ -6,7 +6,7 @@ into a failed build (see the ``book_html`` fixture in conftest.py).
 
 from __future__ import annotations
 
-from book_pages import chapter_notebooks
+from book_pages import chapter_notebooks, markdown_pages
 from sync_repository import load_repository  # _config.yml's repository section
 
 CDN_PATTERNS = ("unpkg.com", "jsdelivr", "cdnjs", "googleapis.com/ajax", "code.jquery.com")
@@ -17,8 +17,8 @@ def test_every_chapter_page_is_built(book_html):
         page = book_html / "book" / f"{notebook.stem}.html"
         assert page.exists(), f"{page} missing from the build"
         assert "Traceback (most recent call last)" not in page.read_text(), f"{page.name} shows a traceback"
-    for page in ("index", "reproduce", "glossary", "bibliography"):
-        assert (book_html / "book" / f"{page}.html").exists(), page
+    for page in markdown_pages():  # index, reproduce, glossary, bibliography, notation
+        assert (book_html / "book" / f"{page.stem}.html").exists(), page.stem
 
 
 def test_no_page_shows_a_traceback_or_unresolved_glue(book_html):

@@ -10,14 +10,12 @@ import pytest
 import torch
 
 from subliminal import models
-from subliminal.config import Config
 from subliminal.experiments import StudentCondition, run_experiment
 from subliminal.gradients import cosine, flat_dot
 from subliminal.losses import digit_confidence, digit_cross_entropy, digit_label_part
 from subliminal.mitigations import Projection
 from subliminal.rng import generator
 from subliminal.training import Imitation, Probe, TraitGradient, UpdateProbe, distill, permute_within
-from test_training import tiny_config  # noqa: F401  (the seconds-sized configuration, shared)
 
 U = float(torch.finfo(torch.float32).eps) / 2
 N_CHECKED = 3  # models in the tiny ensembles

@@ -25,20 +25,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from book_pages import chapter_notebooks
 from test_browser import SCREENSHOTS, browser  # noqa: F401  (the session's chromium)
 
 from subliminal import plots
 
 PlaywrightTimeout = pytest.importorskip("playwright.sync_api").TimeoutError
-CHAPTERS = [
-    "01-subliminal-mnist",
-    "02-single-step-theorem",
-    "03-sustained-alignment",
-    "04-projection",
-    "05-liminal-training",
-    "06-going-further",
-    "07-what-is-shared",
-]
+CHAPTERS = [notebook.stem for notebook in chapter_notebooks()]  # _toc.yml's, in its order
 # a phone has overlay scroll bars (hidden until the reader scrolls), as Chromium's mobile
 # emulation does; the desktop draws classic ones
 VIEWPORTS = {

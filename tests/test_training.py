@@ -23,13 +23,6 @@ def tiny_models(n, hidden=32, n_outputs=13, stream="init"):
     return models.init_params([generator(0, stream, k) for k in range(n)], hidden, n_outputs)
 
 
-@pytest.fixture(scope="module")
-def tiny_config():
-    """A seconds-sized configuration (hidden 32, 2,048 images, 16 student steps)."""
-    return Config.fast(hidden=32, n_train=2048, n_noise=2048, teacher_epochs=1, student_epochs=2,
-                       teacher_batch_size=256, student_batch_size=256, trait_batch_size=256, curve_every=4)
-
-
 class Recorder(Probe):
     """Keeps what every step handed on (for the tests)."""
 
