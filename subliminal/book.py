@@ -41,11 +41,11 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 
 def main_run_key(config: Config, seeds: int, device: Any = None) -> dict:
-    """What identifies the book's main run (``run_experiment(config, seeds, device=device)``)."""
-    from .models import resolve_device
+    """What identifies the book's main run: the cache key of ``run_experiment(config, seeds,
+    device=device)`` (:func:`subliminal.experiments.run_key`)."""
+    from .experiments import run_key  # it imports torch
 
-    return {"run": "main", "config": config.to_dict(), "seeds": int(seeds),
-            "device": resolve_device(device).type}
+    return {"run": "main", **run_key(config, seeds, device=device)}
 
 
 def run_minutes(name: str, key: dict, measured: float | None = None, code: str | None = "experiments") -> float:

@@ -182,6 +182,12 @@ def cached_result(config: Config, seeds: int | Iterable[int] = 10, conditions: I
     return result
 
 
+def run_key(config: Config, seeds: int | Iterable[int] = 10, conditions: Iterable[ConditionSpec] = ALL_CONDITIONS,
+            device: str | torch.device | None = None) -> dict:
+    """What identifies the run ``run_experiment(config, seeds, conditions, device)``: its cache key."""
+    return _experiment_key(config, seed_list(seeds), condition_specs(conditions), resolve_device(device))
+
+
 def _experiment_key(config: Config, seeds: list[int], specs: dict, device: torch.device) -> dict:
     return {"config": config.to_dict(), "seeds": seeds, "device": device.type,
             "float32_matmul": torch.get_float32_matmul_precision(),  # TF32 on GPUs changes the numbers
@@ -444,5 +450,5 @@ def _permutations(config: Config, seed: int, shapes, device) -> list[torch.Tenso
 
 
 __all__ = ["StudentCondition", "STUDENT_CONDITIONS", "ALL_CONDITIONS", "PLACEBOS", "resolve_device", "seed_list",
-           "condition_specs", "run_experiment", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
+           "condition_specs", "run_experiment", "run_key", "cached_result", "train_teachers", "data_index", "shared_inits", "cross_inits",
            "student_starts", "hidden_permutations", "training_data"]

@@ -212,3 +212,18 @@ def test_the_teacher_depends_on_its_key_fields_only():
     # and a key field does change it (the test can fail)
     moved = train_teachers(base.replace(teacher_lr=base.teacher_lr * 2), [0, 1], torch.device("cpu"), cache=False)
     assert not all(torch.equal(a, b) for a, b in zip(moved, reference))
+
+
+def test_run_key_is_the_key_the_run_is_stored_under(monkeypatch, tmp_path):
+    """book.main_run_key (the compute-time record) and cached_result read the store through run_key."""
+    from subliminal import book, store
+    from subliminal.experiments import run_key
+
+    monkeypatch.setenv("SUBLIMINAL_CACHE", str(tmp_path))
+    config, conditions = Config.fast(**TINY), ["student_aux", "reference"]
+    assert store.lookup("experiment", run_key(config, 2, conditions, "cpu"), code="experiments") is None
+    run_experiment(config, seeds=2, conditions=conditions, device="cpu", progress=False)
+    assert store.lookup("experiment", run_key(config, 2, conditions, "cpu"), code="experiments") is not None
+    assert store.lookup("experiment", run_key(config, 3, conditions, "cpu"), code="experiments") is None
+    assert book.main_run_key(config, 2, "cpu") == {"run": "main", **run_key(config, 2, device="cpu")}
+    assert book.main_run_key(config, 2, "cpu") != book.main_run_key(config.replace(n_aux=4), 2, "cpu")
