@@ -6,7 +6,9 @@
 
 Prints the paper's table: every condition's mean digit accuracy with a 95 %
 confidence interval over seeds and, for each distillation condition, the
-fraction of steps with positive gradient alignment and the mean cosine.
+fraction of steps with positive gradient alignment and the mean cosine. ``--fast``
+(or ``SUBLIMINAL_FAST=1``, as for the chapters) runs the small configuration; the
+table's first line names the configuration that ran.
 
 ``cache`` lists the entries of the result cache (``$SUBLIMINAL_CACHE``): kind, file,
 size, date and whether the current code can still reach it (an entry keyed on code
@@ -34,8 +36,9 @@ import threading
 from pathlib import Path
 
 from . import budget, files, inventory, store
-from .config import Config, ConfigError, fast_mode
+from .config import Config, ConfigError, env_flag, fast_mode
 from .errors import one_line, reason
+from .speed import NO_MALLOPT_ENV
 
 EXIT_USAGE, EXIT_WRITE, EXIT_INTERRUPTED = 2, 1, 130
 #: Runs estimated to take longer than this (seconds on a 2-core CPU) announce their estimate first.
@@ -245,6 +248,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         data_root()
         device = _device(args.device)
         config = Config.for_mode(fast_mode(args.fast)).replace(precision=args.precision)
+        env_flag(NO_MALLOPT_ENV)  # read by the run: a value that is not 0/1 is refused now
         from .experiments import ALL_CONDITIONS, run_experiment
 
         estimate = _check_budget(config, args.seeds, ALL_CONDITIONS, device, args.allow_large)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import socket
 import stat
 import tempfile
@@ -132,6 +133,31 @@ def atomic_write(path: Path, content: bytes, prefix: str = "") -> None:
         raise
 
 
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the finished folder ``new`` (a sibling of ``target``) at ``target``, replacing what is there.
+
+    The previous folder is moved aside, put back if moving ``new`` in fails or is interrupted, and
+    deleted once ``new`` is in place: ``target`` is the old folder or the new one, never half of
+    either. A folder left aside by a process killed in between is put back (if ``target`` is missing)
+    or deleted, the next time."""
+    aside = sorted(target.parent.glob(f".{glob_escape(target.name)}.old-*"))
+    if aside and not target.exists():
+        aside.pop().rename(target)
+    for leftover in aside:
+        shutil.rmtree(leftover, ignore_errors=True)
+    old = target.with_name(f".{target.name}.old-{host_tag()}-{os.getpid()}") if target.exists() else None
+    if old is not None:
+        target.rename(old)
+    try:
+        new.rename(target)
+    except BaseException:
+        if old is not None:
+            old.rename(target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def host_tag() -> str:
     """The first 8 hex digits of the SHA-256 of this machine's host name (in temporary file names)."""
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
@@ -188,5 +214,5 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["FileRefused", "read_regular_file", "new_file_mode", "atomic_write", "clean_orphans", "is_orphan",
+__all__ = ["FileRefused", "read_regular_file", "new_file_mode", "atomic_write", "replace_folder", "clean_orphans", "is_orphan",
            "glob_escape", "host_tag"]

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 
 from .config import N_DIGITS, TENSOR_NAMES, tensor_names
-from .config import n_parameters, parameter_shapes  # noqa: F401  (re-exported: the chapters read them here)
+from .config import parameter_shapes
 from .config import LAYERS  # noqa: F401  (positions in ``Params`` of the whole network and the hidden layers)
 
 Params = list[torch.Tensor]  # [W1, b1, W2, b2, W3, b3], each with leading axis E
@@ -163,8 +163,7 @@ def accuracy_with_heads(params: Params, heads_from: Sequence[Params], x: torch.T
 
     Equal to ``[accuracy(with_digit_head(params, h), x, y) for h in heads_from]``; the
     hidden layers run once for all heads."""
-    y = y.to(x.device)
-    return [(p == y).float().mean(dim=1) for p in predictions_with_heads(params, heads_from, x, batch_size)]
+    return [fraction_correct(p, y) for p in predictions_with_heads(params, heads_from, x, batch_size)]
 
 
 def class_counts(params: Params, x: torch.Tensor, y: torch.Tensor, batch_size: int = 5000,

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from . import plots
+from .config import N_DIGITS
 from .models import DISPLACEMENT_PARTS
 from .removal import Arm
 from .results import CHANCE_PERCENT, ExperimentResult, mean_ci
@@ -23,7 +24,7 @@ def plot_class_histograms(result: ExperimentResult, names: Sequence[str], labels
     the seeds' range as a thin line), one group of bars per condition; the dashed line is 10 %."""
     fig, ax = plots.figure(height=3.0)
     width = 0.8 / len(names)
-    digits = np.arange(10)
+    digits = np.arange(N_DIGITS)
     for i, (name, lab, col) in enumerate(zip(names, labels, colors)):
         shares = 100.0 * result[name].class_shares
         x = digits - 0.4 + width * (i + 0.5)

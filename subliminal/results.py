@@ -27,7 +27,8 @@ from .config import N_DIGITS, Config
 #: Digit accuracy of guessing (ten classes), as a fraction and in percent.
 CHANCE = 1.0 / N_DIGITS
 CHANCE_PERCENT = 100.0 * CHANCE
-#: Fraction of the last steps over which a student's ``final_loss`` averages the distillation loss.
+#: Fraction of the steps over which a student's ``initial_loss`` (the first steps) and ``final_loss``
+#: (the last steps) average the distillation loss.
 FINAL_LOSS_FRACTION = 0.1
 
 
@@ -248,13 +249,23 @@ def summary_table(result: ExperimentResult, conditions: Iterable[str] | None = N
     return pd.DataFrame(rows).set_index("condition")
 
 
+def _scale(config: Config) -> str:
+    """Which configuration ``config`` is, whatever its matrix-product precision."""
+    same = config.replace(precision=Config().precision)
+    if same == Config():
+        return "the paper's configuration"
+    if same == Config.fast():
+        return "the fast configuration (--fast or SUBLIMINAL_FAST=1)"
+    return "a custom configuration"
+
+
 def format_table(result: ExperimentResult) -> str:
     """:func:`summary_table` as fixed-width text with each condition's description (for the CLI)."""
     table = summary_table(result)
     n = len(result.seeds)
     lines = [
-        f"Subliminal learning in MNIST: {n} seed(s), m = {result.config.n_aux} auxiliary logits, "
-        f"{result.config.precision} matrix products; ± is the 95 % t-interval over seeds",
+        f"Subliminal learning in MNIST, {_scale(result.config)}: {n} seed(s), m = {result.config.n_aux} "
+        f"auxiliary logits, {result.config.precision} matrix products; ± is the 95 % t-interval over seeds",
         f"{'condition':<20} {'accuracy (95% CI)':>20} {'steps cos>0':>12} {'mean cos':>10}   description",
     ]
     for name, row in table.iterrows():

@@ -16,12 +16,13 @@ import sys
 from .config import env_flag
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
+NO_MALLOPT_ENV = "SUBLIMINAL_NO_MALLOPT"  # 1: leave the allocator alone (0 or unset: tune it)
 
 
 @functools.lru_cache(maxsize=1)
 def tune_cpu_allocator() -> bool:
     """Ask glibc to reuse freed heap memory instead of mmap/munmap; True if applied."""
-    if env_flag("SUBLIMINAL_NO_MALLOPT") or not sys.platform.startswith("linux"):
+    if env_flag(NO_MALLOPT_ENV) or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

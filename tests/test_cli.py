@@ -108,6 +108,14 @@ def test_cli_fast_mode_is_the_flag_or_the_environment(monkeypatch, flag, env, fa
     assert seen == [Config.fast() if fast else Config()]
 
 
+def test_cli_refuses_a_bad_allocator_switch_before_the_run(monkeypatch, capsys):
+    monkeypatch.setenv("SUBLIMINAL_NO_MALLOPT", "maybe")
+    monkeypatch.setattr("subliminal.experiments.run_experiment", _must_not_run)
+    assert cli.main(["reproduce", "--fast", "--seeds", "1"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "subliminal: error: environment variable SUBLIMINAL_NO_MALLOPT must be 1 or 0; got 'maybe'")
+
+
 def test_cli_refuses_a_run_larger_than_the_machine(monkeypatch, capsys):
     monkeypatch.delenv("SUBLIMINAL_FAST", raising=False)  # the paper's configuration
     monkeypatch.setattr(budget, "machine_memory", lambda: 16 * 2**30)

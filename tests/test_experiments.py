@@ -215,7 +215,7 @@ def test_the_teacher_depends_on_its_key_fields_only():
 
 
 def test_run_key_is_the_key_the_run_is_stored_under(monkeypatch, tmp_path):
-    """book.main_run_key (the compute-time record) and cached_result read the store through run_key."""
+    """run_key is the key run_experiment stores under; book.main_run_key (the compute-time record) is built from it."""
     from subliminal import book, store
     from subliminal.experiments import run_key
 

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg  # noqa: E402
-from test_plots_analysis import fake_check, fake_result  # noqa: E402
+from fakes import fake_check, fake_result  # noqa: E402
 
 from subliminal import analysis, plots  # noqa: E402
 from subliminal.config import Config  # noqa: E402

@@ -8,7 +8,7 @@ from subliminal import models
 from subliminal.config import Config
 from subliminal.rng import generator
 from subliminal.theory import gauss_newton_product, single_step_check, single_step_table
-from test_plots_analysis import fake_check
+from fakes import fake_check
 
 SMALL = Config(hidden=64, trait_batch_size=256, student_batch_size=256)
 
